@@ -104,8 +104,9 @@ KT_API void kt_mlp_work_free(kt_mlp_work *w);
 // kt_mlp_forward runs n (<= max_batch) rows x (n * n_inputs floats,
 // row-major) and writes n * 3 logits. With rng != NULL it is the training
 // forward: each hidden activation is kept with probability 1 - dropout and
-// scaled by 1 / (1 - dropout) (inverted dropout, as torch), one draw per
-// element, row by row, layer by layer; w remembers what backward needs.
+// scaled by 1 / (1 - dropout) (inverted dropout, as torch); layer by layer,
+// each 64-bit draw decides two consecutive elements of the layer's n x width
+// row-major output (32 bits each). w remembers what backward needs.
 // With rng == NULL it is the inference forward (no dropout).
 KT_API void kt_mlp_forward(const kt_mlp *m, kt_mlp_work *w, const float *x,
                            size_t n, kt_rng *rng, float *logits);

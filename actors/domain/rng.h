@@ -32,7 +32,7 @@ KT_API uint64_t kt_rng_next(kt_rng *r);
 KT_API double kt_rng_uniform(kt_rng *r);
 
 // kt_rng_below returns an unbiased integer in [0, n); n must be > 0
-// (returns 0 for n == 0). Lemire's multiply-and-reject method.
+// (returns 0 for n == 0): modulo with rejection of the biased low values.
 KT_API uint64_t kt_rng_below(kt_rng *r, uint64_t n);
 
 // kt_rng_shuffle applies a Fisher-Yates shuffle to idx[0..n).
