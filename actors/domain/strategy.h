@@ -31,7 +31,7 @@ typedef enum kt_ind_type {
     KT_IND_SMA,
     KT_IND_EMA,
     KT_IND_ATR,
-    KT_IND_BBANDS,  // outputs upper, middle (primary), lower
+    KT_IND_BBANDS,  // outputs upper (primary), middle, lower
     KT_IND_BBWIDTH, // bollingerbandwidth
     KT_IND_STOCH,   // outputs k (primary), d
     KT_IND_COUNT
@@ -62,6 +62,7 @@ typedef struct kt_indicator_def {
     int d_period;     // stochastic 3
     int smooth_k;     // stochastic 3
     double multiplier; // bollinger std-dev multiplier 2.0
+    bool adjust;      // ema: pandas adjust=True weights (default true)
 } kt_indicator_def;
 
 typedef enum kt_mf_type {
@@ -90,11 +91,13 @@ typedef struct kt_fuzzy_set {
     kt_mf *mfs; // YAML order
 } kt_fuzzy_set;
 
-// One `nn_inputs:` entry (fuzzy_set inputs only). tf_mask bit i selects
-// kt_strategy.timeframes[i]; `timeframes: all` selects every timeframe.
+// One `nn_inputs:` entry (fuzzy_set inputs only). tf[0..n_tf) are indexes
+// into kt_strategy.timeframes in feature order: `timeframes: all` is every
+// strategy timeframe (base first), a list keeps the list's order.
 typedef struct kt_nn_input {
-    int fuzzy_set;    // index into kt_strategy.fuzzy_sets
-    uint32_t tf_mask;
+    int fuzzy_set; // index into kt_strategy.fuzzy_sets
+    int n_tf;
+    int tf[KT_STRAT_MAX_TF];
 } kt_nn_input;
 
 typedef enum kt_label_source {
