@@ -261,3 +261,264 @@ Test(trainer, test_metrics_match_a_recount_with_predict)
     kt_trainer_free(t);
     free_data(&d);
 }
+
+static void
+run_to_end(kt_trainer *t)
+{
+    while (!kt_trainer_done(t)) {
+        cr_assert_eq(kt_trainer_run_epoch(t, NULL), KT_OK);
+    }
+}
+
+static int
+same_params(const kt_mlp *a, const kt_mlp *b)
+{
+    return kt_mlp_n_params(a) == kt_mlp_n_params(b) &&
+           memcmp(kt_mlp_params_const(a), kt_mlp_params_const(b),
+                  kt_mlp_n_params(a) * sizeof(float)) == 0;
+}
+
+Test(trainer, same_seed_same_weights_other_seed_other_weights)
+{
+    data d = make_data(300, 5, 2);
+    kt_mlp_cfg m = mcfg(5);
+    kt_train_cfg c = tcfg(3);
+    kt_trainer *a = new_ok(&m, &c, &d), *b = new_ok(&m, &c, &d);
+    c.seed = 8;
+    kt_trainer *e = new_ok(&m, &c, &d);
+    run_to_end(a), run_to_end(b), run_to_end(e);
+    cr_expect(same_params(kt_trainer_live_model(a), kt_trainer_live_model(b)));
+    cr_expect(!same_params(kt_trainer_live_model(a), kt_trainer_live_model(e)));
+    kt_trainer_free(a), kt_trainer_free(b), kt_trainer_free(e);
+    free_data(&d);
+}
+
+static kt_trainer *
+reimport(kt_trainer *t, const data *d)
+{
+    uint8_t *buf;
+    size_t len;
+    char err[200] = "";
+    cr_assert_eq(kt_trainer_export(t, &buf, &len), KT_OK);
+    kt_trainer_free(t);
+    kt_trainer *r = NULL;
+    cr_assert_eq(kt_trainer_import(&d->f, d->y, buf, len, &r, err, 200), KT_OK,
+                 "%s", err);
+    free(buf);
+    return r;
+}
+
+Test(trainer, resume_after_any_epoch_is_bit_identical)
+{
+    data d = make_data(500, 6, 4);
+    kt_mlp_cfg m = mcfg(6);
+    kt_train_cfg c = tcfg(6);
+    kt_trainer *ref = new_ok(&m, &c, &d);
+    run_to_end(ref);
+    uint8_t *rb;
+    size_t rl;
+    cr_assert_eq(kt_trainer_export(ref, &rb, &rl), KT_OK);
+    const int ks[] = {0, 1, 3, 5};
+    for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
+        kt_trainer *t = new_ok(&m, &c, &d);
+        for (int e = 0; e < ks[i]; e++) {
+            cr_assert_eq(kt_trainer_run_epoch(t, NULL), KT_OK);
+        }
+        t = reimport(t, &d);
+        cr_expect_eq(kt_trainer_epoch(t), ks[i]);
+        run_to_end(t);
+        cr_expect(
+            same_params(kt_trainer_live_model(t), kt_trainer_live_model(ref)),
+            "live weights differ after resume at epoch %d", ks[i]);
+        cr_expect(same_params(kt_trainer_model(t), kt_trainer_model(ref)));
+        uint8_t *b;
+        size_t l;
+        cr_assert_eq(kt_trainer_export(t, &b, &l), KT_OK);
+        cr_expect(l == rl && memcmp(b, rb, l) == 0,
+                  "whole state identical after resume at epoch %d", ks[i]);
+        free(b);
+        kt_trainer_free(t);
+    }
+    free(rb);
+    kt_trainer_free(ref);
+    free_data(&d);
+}
+
+Test(trainer, slices_equal_whole_epochs_and_mid_epoch_is_not_exportable)
+{
+    data d = make_data(400, 4, 6);
+    kt_mlp_cfg m = mcfg(4);
+    kt_train_cfg c = tcfg(2);
+    kt_trainer *a = new_ok(&m, &c, &d), *b = new_ok(&m, &c, &d);
+    run_to_end(a);
+    int done = 0, epochs = 0;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    cr_expect_eq(kt_trainer_run_batches(b, 0, &done, NULL), KT_EINVAL);
+    while (!kt_trainer_done(b)) {
+        cr_assert_eq(kt_trainer_run_batches(b, 3, &done, NULL), KT_OK);
+        if (!done) {
+            cr_expect(kt_trainer_batch_cursor(b) > 0);
+            cr_expect_eq(kt_trainer_export(b, &buf, &len), KT_ESTATE);
+            cr_expect_null(buf);
+        }
+        epochs += done;
+    }
+    cr_expect_eq(epochs, 2);
+    cr_expect(same_params(kt_trainer_live_model(a), kt_trainer_live_model(b)));
+    size_t n;
+    const kt_epoch_stats *h = kt_trainer_history(b, &n);
+    cr_expect(n == 2 && h[1].epoch == 2);
+    cr_expect_eq(kt_trainer_run_batches(b, 1, &done, NULL), KT_ESTATE);
+    kt_trainer_free(a), kt_trainer_free(b);
+    free_data(&d);
+}
+
+Test(trainer, final_model_is_a_copy_of_the_best_validation_epoch)
+{
+    data d = make_data(300, 4, 8);
+    kt_mlp_cfg m = mcfg(4);
+    kt_train_cfg c = tcfg(12);
+    c.learning_rate = 0.05; // noisy enough for the best to move around
+    kt_trainer *t = new_ok(&m, &c, &d);
+    kt_mlp *snap[12];
+    for (int e = 0; e < 12; e++) {
+        cr_assert_eq(kt_trainer_run_epoch(t, NULL), KT_OK);
+        cr_assert_eq(kt_mlp_clone(kt_trainer_live_model(t), &snap[e]), KT_OK);
+    }
+    size_t n;
+    const kt_epoch_stats *h = kt_trainer_history(t, &n);
+    int best = 0;
+    for (int e = 1; e < 12; e++) {
+        best = h[e].val_loss < h[best].val_loss ? e : best;
+    }
+    kt_train_metrics tm;
+    kt_trainer_metrics(t, &tm, NULL);
+    cr_expect_eq(tm.best_epoch, best + 1);
+    cr_expect_eq(tm.best_val_loss, h[best].val_loss);
+    cr_expect_eq(tm.final_val_loss, h[11].val_loss);
+    cr_expect(same_params(kt_trainer_model(t), snap[best]));
+    if (best != 11) {
+        cr_expect(!same_params(kt_trainer_model(t), kt_trainer_live_model(t)));
+    }
+    for (int e = 0; e < 12; e++) {
+        kt_mlp_free(snap[e]);
+    }
+    kt_trainer_free(t);
+    free_data(&d);
+}
+
+static void
+small_export(const data *d, uint8_t **buf, size_t *len)
+{
+    kt_mlp_cfg m = {.n_inputs = 3,
+                    .n_hidden = 1,
+                    .hidden = {4},
+                    .activation = KT_ACT_TANH,
+                    .dropout = 0.1};
+    kt_train_cfg c = tcfg(3);
+    kt_trainer *t = new_ok(&m, &c, d);
+    cr_assert_eq(kt_trainer_run_epoch(t, NULL), KT_OK);
+    cr_assert_eq(kt_trainer_export(t, buf, len), KT_OK);
+    kt_trainer_free(t);
+}
+
+Test(trainer, import_refuses_every_truncated_prefix)
+{
+    data d = make_data(60, 3, 1);
+    uint8_t *buf;
+    size_t len;
+    small_export(&d, &buf, &len);
+    char err[200];
+    for (size_t n = 0; n < len; n++) {
+        uint8_t *cp = malloc(n + 1); // exact size: ASan sees any overread
+        cr_assert_not_null(cp);
+        memcpy(cp, buf, n);
+        kt_trainer *t = NULL;
+        err[0] = 0;
+        kt_err rv = kt_trainer_import(&d.f, d.y, cp, n, &t, err, 200);
+        cr_expect(rv == KT_EPROTO || rv == KT_ECORRUPT, "prefix %zu of %zu: %d",
+                  n, len, rv);
+        cr_expect_null(t);
+        cr_expect(strlen(err) > 0);
+        free(cp);
+    }
+    kt_trainer *t = NULL;
+    cr_expect_eq(kt_trainer_import(&d.f, d.y, buf, len, &t, err, 200), KT_OK);
+    kt_trainer_free(t);
+    free(buf);
+    free_data(&d);
+}
+
+Test(trainer, import_detects_flipped_bits_and_garbage)
+{
+    data d = make_data(60, 3, 1);
+    uint8_t *buf;
+    size_t len;
+    small_export(&d, &buf, &len);
+    char err[200];
+    for (size_t i = 0; i < len; i += 7) {
+        buf[i] ^= 0x10;
+        kt_trainer *t = NULL;
+        kt_err rv = kt_trainer_import(&d.f, d.y, buf, len, &t, err, 200);
+        cr_expect(rv == KT_EPROTO || rv == KT_ECORRUPT || rv == KT_EVERSION,
+                  "byte %zu: %d", i, rv);
+        cr_expect_null(t);
+        buf[i] ^= 0x10;
+    }
+    uint8_t junk[64];
+    for (int i = 0; i < 64; i++) {
+        junk[i] = (uint8_t)(i * 73 + 5);
+    }
+    kt_trainer *t = NULL;
+    kt_err rv = kt_trainer_import(&d.f, d.y, junk, sizeof(junk), &t, err, 200);
+    cr_expect(rv == KT_EPROTO || rv == KT_ECORRUPT, "%d", rv);
+    free(buf);
+    free_data(&d);
+}
+
+Test(trainer, import_refuses_other_versions)
+{
+    data d = make_data(60, 3, 1);
+    uint8_t *buf;
+    size_t len;
+    small_export(&d, &buf, &len);
+    Ktpb__V1__TrainerCheckpoint *ck =
+        ktpb__v1__trainer_checkpoint__unpack(NULL, len, buf);
+    cr_assert_not_null(ck);
+    ck->format_version = KT_TRAINER_FORMAT_VERSION + 1;
+    size_t n = ktpb__v1__trainer_checkpoint__get_packed_size(ck);
+    uint8_t *other = malloc(n);
+    cr_assert_not_null(other);
+    ktpb__v1__trainer_checkpoint__pack(ck, other);
+    char err[200];
+    kt_trainer *t = NULL;
+    cr_expect_eq(kt_trainer_import(&d.f, d.y, other, n, &t, err, 200),
+                 KT_EVERSION);
+    cr_expect(strstr(err, "version 2") != NULL, "%s", err);
+    cr_expect_null(t);
+    ktpb__v1__trainer_checkpoint__free_unpacked(ck, NULL);
+    free(other);
+    free(buf);
+    free_data(&d);
+}
+
+Test(trainer, import_refuses_features_that_do_not_fit)
+{
+    data d = make_data(60, 3, 1), wide = make_data(60, 4, 1);
+    data longer = make_data(80, 3, 1);
+    uint8_t *buf;
+    size_t len;
+    small_export(&d, &buf, &len);
+    char err[200];
+    kt_trainer *t = NULL;
+    cr_expect_eq(kt_trainer_import(&wide.f, wide.y, buf, len, &t, err, 200),
+                 KT_EINVAL);
+    cr_expect(strstr(err, "3 inputs") && strstr(err, "4 columns"), "%s", err);
+    cr_expect_eq(kt_trainer_import(&longer.f, longer.y, buf, len, &t, err, 200),
+                 KT_EINVAL);
+    cr_expect(strstr(err, "60 rows") != NULL, "%s", err);
+    cr_expect_null(t);
+    free(buf);
+    free_data(&d), free_data(&wide), free_data(&longer);
+}
