@@ -59,8 +59,8 @@ KT_API void kt_runtime_stop(kt_runtime *rt);
 // outside the runtime or from another actor. Errors: KT_ESTATE (name
 // taken), KT_ECLOSED (runtime stopping), KT_ENOMEM, or init's error.
 KT_API KT_NODISCARD kt_err kt_spawn(kt_runtime *rt, const kt_actor_ops *ops,
-                                    const void *cfg,
-                                    const kt_spawn_opts *opts, kt_aid *aidp);
+                                    const void *cfg, const kt_spawn_opts *opts,
+                                    kt_aid *aidp);
 // kt_lookup finds a registered name. Errors: KT_ENOENT.
 KT_API KT_NODISCARD kt_err kt_lookup(kt_runtime *rt, const char *name,
                                      kt_aid *aidp);
@@ -78,10 +78,16 @@ KT_API const char *kt_actor_name(const kt_actor *self);
 // msg; on error the caller still does. Errors: KT_ENOENT (no such actor),
 // KT_EAGAIN (its mailbox is full), KT_ECLOSED.
 KT_API KT_NODISCARD kt_err kt_send(kt_actor *self, kt_aid to, kt_msg *msg);
+// kt_runtime_send is kt_send from outside any actor when the caller has the
+// runtime at hand (kt_send(NULL, ...) must first find the runtime that owns
+// `to`). Ownership and errors as kt_send.
+KT_API KT_NODISCARD kt_err kt_runtime_send(kt_runtime *rt, kt_aid to,
+                                           kt_msg *msg);
 // kt_ask sends a request with a fresh correlation id (*corrp). The reply
 // arrives later as an ordinary message with kt_msg_corr() == *corrp, or a
-// KT_MSG_TIMEOUT message with that corr after timeout_ms. Ownership as
-// kt_send.
+// KT_MSG_TIMEOUT message with that corr after timeout_ms (0 = no deadline);
+// exactly one of the two. A reply after the timeout is dropped. Ownership
+// as kt_send.
 KT_API KT_NODISCARD kt_err kt_ask(kt_actor *self, kt_aid to, kt_msg *msg,
                                   uint32_t timeout_ms, uint64_t *corrp);
 // kt_reply sends rep to the sender of req with req's correlation id. req is
@@ -89,8 +95,8 @@ KT_API KT_NODISCARD kt_err kt_ask(kt_actor *self, kt_aid to, kt_msg *msg,
 KT_API KT_NODISCARD kt_err kt_reply(kt_actor *self, const kt_msg *req,
                                     kt_msg *rep);
 // kt_reply_to answers a request later: keep its sender and corr.
-KT_API KT_NODISCARD kt_err kt_reply_to(kt_actor *self, kt_aid to,
-                                       uint64_t corr, kt_msg *rep);
+KT_API KT_NODISCARD kt_err kt_reply_to(kt_actor *self, kt_aid to, uint64_t corr,
+                                       kt_msg *rep);
 // kt_exit stops self after the current callback; monitors see `reason`.
 KT_API void kt_exit(kt_actor *self, kt_err reason);
 // kt_monitor: when target stops, self receives KT_MSG_DOWN (ktpb.v1.Down)
@@ -109,7 +115,8 @@ KT_API KT_NODISCARD kt_err kt_timer_cancel(kt_actor *self, uint64_t id);
 // Outside actors (main, tests, embedding programs).
 // kt_runtime_ask sends req and blocks the calling thread (which must not be
 // a runtime thread) until the reply (*repp, caller owns it) or timeout
-// (KT_ETIMEDOUT). Ownership of req as kt_send.
+// (KT_ETIMEDOUT; timeout_ms 0 = no deadline). Ownership of req as kt_send.
+// Errors also: KT_ESTATE when called on a runtime thread.
 KT_API KT_NODISCARD kt_err kt_runtime_ask(kt_runtime *rt, kt_aid to,
                                           kt_msg *req, uint32_t timeout_ms,
                                           kt_msg **repp);

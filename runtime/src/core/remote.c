@@ -1,0 +1,223 @@
+// Other processes: listeners (a pair1 socket in polyamorous mode) and
+// proxies (an actor per kt_remote_connect that owns a dialing socket).
+// A sender on the far side of a connection appears locally as a "stub"
+// endpoint, so replies and any later message route back through the
+// connection it came from.
+#include <inttypes.h>
+#include <string.h>
+
+#include <kt/actor.h>
+#include <kt/log.h>
+
+#include "base/alloc.h"
+#include "core/actor.h"
+#include "core/msg.h"
+#include "core/sched.h"
+#include "io/loop.h"
+#include "io/net.h"
+
+typedef struct stub stub;
+
+struct kt__remote {
+    kt_runtime *rt;
+    kt__sock *sock;
+    kt__ev *ev; // input watch, on the first scheduler's loop
+    pthread_mutex_t mtx;
+    stub *stubs;
+    kt__remote *next;
+};
+
+struct stub {
+    kt__ep ep;
+    kt__remote *l;
+    uint32_t pipe;
+    kt_aid peer; // the sender's id in its own runtime
+    stub *next;
+};
+
+// Read lock held: the stub stays registered (and alive) meanwhile.
+static kt_err
+stub_deliver(kt__ep *ep, kt_msg *m)
+{
+    stub *s = (stub *)(void *)ep;
+    kt_err err = kt__net_send(s->l->sock, m, s->peer, NULL, s->pipe);
+
+    if (err == KT_OK) {
+        kt_msg_free(m);
+    }
+    return err;
+}
+
+static const kt__ep_ops stub_ops = {.deliver = stub_deliver};
+
+static void
+stub_drop(kt__remote *l, stub *s)
+{
+    kt__reg_wrlock(&l->rt->reg);
+    kt__reg_del(&l->rt->reg, &s->ep);
+    kt__reg_unlock(&l->rt->reg);
+    kt__free(s, sizeof(*s));
+}
+
+// The stub id for sender `peer` on connection `pipe` (0 on failure).
+static kt_aid
+stub_get(kt__remote *l, uint32_t pipe, kt_aid peer)
+{
+    kt_aid aid = 0;
+    stub *s;
+
+    pthread_mutex_lock(&l->mtx);
+    for (s = l->stubs; s != NULL; s = s->next) {
+        if (s->pipe == pipe && s->peer == peer) {
+            aid = s->ep.byid.id;
+            break;
+        }
+    }
+    if (s == NULL && (s = kt__zalloc(sizeof(*s))) != NULL) {
+        s->ep.ops = &stub_ops;
+        s->ep.byid.id = kt__next_id();
+        s->l = l;
+        s->pipe = pipe;
+        s->peer = peer;
+        kt__reg_wrlock(&l->rt->reg);
+        if (kt__reg_add(&l->rt->reg, &s->ep) == KT_OK) {
+            aid = s->ep.byid.id;
+            s->next = l->stubs;
+            l->stubs = s;
+        }
+        kt__reg_unlock(&l->rt->reg);
+        if (aid == 0) {
+            kt__free(s, sizeof(*s));
+        }
+    }
+    pthread_mutex_unlock(&l->mtx);
+    return aid;
+}
+
+// On an NNG thread: a connection closed; its stubs go with it.
+static void
+remote_pipe_gone(void *arg, uint32_t pipe)
+{
+    kt__remote *l = arg;
+    stub **pp = &l->stubs;
+
+    pthread_mutex_lock(&l->mtx);
+    while (*pp != NULL) {
+        stub *s = *pp;
+        if (s->pipe == pipe) {
+            *pp = s->next;
+            stub_drop(l, s);
+        } else {
+            pp = &s->next;
+        }
+    }
+    pthread_mutex_unlock(&l->mtx);
+}
+
+static void
+remote_deliver(kt_runtime *rt, kt_msg *m, const kt__addr *to)
+{
+    kt_err err = KT_ENOENT;
+    kt__ep *ep;
+
+    kt__reg_rdlock(&rt->reg);
+    ep = to->receiver != 0 ? kt__reg_find(&rt->reg, to->receiver)
+                           : kt__reg_find_name(&rt->reg, to->name);
+    if (ep != NULL) {
+        err = ep->ops->deliver(ep, m);
+    }
+    kt__reg_unlock(&rt->reg);
+    if (err != KT_OK) {
+        kt_log(KT_LOG_NOTICE, "remote",
+               "event=drop actor=%s#%" PRIu64 " type=%u reason=\"%s\"",
+               to->name[0] != '\0' ? to->name : "-", to->receiver, m->type,
+               kt_strerror(err));
+        kt_msg_free(m);
+    }
+}
+
+static void
+listener_rx_cb(void *arg)
+{
+    kt__remote *l = arg;
+    kt__addr to;
+    kt_msg *m;
+
+    for (int i = 0; i < 1024; i++) {
+        kt_err err = kt__net_recv(l->sock, &m, &to);
+        if (err == KT_EAGAIN) {
+            break;
+        }
+        if (err != KT_OK) {
+            continue; // malformed: logged by net.c
+        }
+        m->sender = m->sender != 0 ? stub_get(l, to.pipe, m->sender) : 0;
+        remote_deliver(l->rt, m, &to);
+    }
+}
+
+static void
+remote_free(kt__remote *l)
+{
+    kt__ev_free(l->ev);
+    if (l->sock != NULL) {
+        kt__net_close(l->sock);
+    } // runs remote_pipe_gone for open connections
+    while (l->stubs != NULL) {
+        stub *s = l->stubs;
+        l->stubs = s->next;
+        stub_drop(l, s);
+    }
+    pthread_mutex_destroy(&l->mtx);
+    kt__free(l, sizeof(*l));
+}
+
+kt_err
+kt_runtime_listen(kt_runtime *rt, const char *url)
+{
+    kt__remote *l;
+    kt_err err;
+
+    if (rt == NULL || url == NULL) {
+        return KT_EINVAL;
+    }
+    if ((l = kt__zalloc(sizeof(*l))) == NULL) {
+        return KT_ENOMEM;
+    }
+    l->rt = rt;
+    pthread_mutex_init(&l->mtx, NULL);
+    pthread_mutex_lock(&rt->mtx);
+    err = rt->stopping ? KT_ECLOSED : KT_OK;
+    if (err == KT_OK &&
+        (err = kt__net_peer_listen(&l->sock, url, remote_pipe_gone, l)) ==
+            KT_OK &&
+        (err = kt__ev_alloc(rt->scheds[0]->loop, kt__net_fd(l->sock), true,
+                            listener_rx_cb, l, &l->ev)) == KT_OK &&
+        (err = kt__ev_start(l->ev, 0)) == KT_OK) {
+        l->next = rt->remotes;
+        rt->remotes = l;
+    }
+    pthread_mutex_unlock(&rt->mtx);
+    if (err != KT_OK) {
+        remote_free(l);
+        return err;
+    }
+    kt_log(KT_LOG_INFO, "remote", "event=listen url=%s", url);
+    return KT_OK;
+}
+
+void
+kt__remote_close_all(kt_runtime *rt)
+{
+    kt__remote *l;
+
+    pthread_mutex_lock(&rt->mtx);
+    l = rt->remotes;
+    rt->remotes = NULL;
+    pthread_mutex_unlock(&rt->mtx);
+    while (l != NULL) {
+        kt__remote *next = l->next;
+        remote_free(l);
+        l = next;
+    }
+}

@@ -1,0 +1,341 @@
+// The only NNG user: mailbox sockets (push/pull over inproc, a fixed binary
+// frame) and peer sockets (pair1 over any transport, ktpb.v1.Envelope).
+#include "io/net.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+
+#include <kt/log.h>
+
+#include "base/alloc.h"
+#include "ktpb/v1/envelope.pb-c.h"
+
+#define FRAME_MAGIC 0x4b544631u // "KTF1"
+
+// The frame between threads of one process: native byte order.
+typedef struct frame_hdr {
+    uint32_t magic;
+    uint32_t type;
+    uint32_t flags;
+    uint32_t pad;
+    uint64_t sender;
+    uint64_t receiver;
+    uint64_t corr;
+} frame_hdr;
+
+struct kt__sock {
+    nng_socket rx; // receives (the pull or pair socket)
+    nng_socket tx; // sends (the push socket, or rx for peers)
+    bool peer;     // Envelope framing
+    int fd;
+    kt__pipe_gone_cb gone;
+    void *gone_arg;
+};
+
+static kt_err
+net_err(int rv, const char *what, const char *url)
+{
+    switch (rv) {
+    case NNG_EAGAIN:
+        return KT_EAGAIN;
+    case NNG_ENOMEM:
+        return KT_ENOMEM;
+    case NNG_ECLOSED:
+        return KT_ECLOSED;
+    case NNG_EADDRINVAL:
+    case NNG_EINVAL:
+    case NNG_ENOTSUP:
+        kt_log(KT_LOG_WARN, "net", "op=%s url=%s err=\"%s\"", what,
+               url != NULL ? url : "-", nng_strerror(rv));
+        return KT_EINVAL;
+    default:
+        kt_log(KT_LOG_WARN, "net", "op=%s url=%s err=\"%s\"", what,
+               url != NULL ? url : "-", nng_strerror(rv));
+        return KT_ENET;
+    }
+}
+
+static kt_err
+net_sock_alloc(kt__sock **sp, bool peer)
+{
+    kt__sock *s = kt__zalloc(sizeof(*s));
+
+    if (s == NULL) {
+        return KT_ENOMEM;
+    }
+    s->peer = peer;
+    *sp = s;
+    return KT_OK;
+}
+
+kt_err
+kt__net_mbox_open(kt__sock **sp, const char *url)
+{
+    kt__sock *s;
+    kt_err err;
+    int rv;
+
+    if ((err = net_sock_alloc(&s, false)) != KT_OK) {
+        return err;
+    }
+    if ((rv = nng_pull0_open(&s->rx)) != 0) {
+        goto free_sock;
+    }
+    if ((rv = nng_push0_open(&s->tx)) != 0) {
+        goto close_rx;
+    }
+    // Deep buffers: a burst waits in the socket instead of failing.
+    (void)nng_socket_set_int(s->rx, NNG_OPT_RECVBUF, 8192);
+    (void)nng_socket_set_int(s->tx, NNG_OPT_SENDBUF, 8192);
+    if ((rv = nng_listen(s->rx, url, NULL, 0)) != 0 ||
+        (rv = nng_dial(s->tx, url, NULL, 0)) != 0 ||
+        (rv = nng_socket_get_int(s->rx, NNG_OPT_RECVFD, &s->fd)) != 0) {
+        goto close_tx;
+    }
+    *sp = s;
+    return KT_OK;
+close_tx:
+    nng_close(s->tx);
+close_rx:
+    nng_close(s->rx);
+free_sock:
+    kt__free(s, sizeof(*s));
+    return net_err(rv, "mbox_open", url);
+}
+
+static void
+net_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    kt__sock *s = arg;
+
+    if (ev == NNG_PIPE_EV_REM_POST && s->gone != NULL) {
+        s->gone(s->gone_arg, (uint32_t)nng_pipe_id(p));
+    }
+}
+
+static kt_err
+net_peer_open(kt__sock **sp, const char *url, bool listen,
+              kt__pipe_gone_cb gone, void *arg)
+{
+    kt__sock *s;
+    kt_err err;
+    int rv;
+
+    if ((err = net_sock_alloc(&s, true)) != KT_OK) {
+        return err;
+    }
+    s->gone = gone;
+    s->gone_arg = arg;
+    rv = listen ? nng_pair1_open_poly(&s->rx) : nng_pair1_open(&s->rx);
+    if (rv != 0) {
+        goto free_sock;
+    }
+    s->tx = s->rx;
+    (void)nng_socket_set_int(s->rx, NNG_OPT_RECVBUF, 1024);
+    (void)nng_socket_set_int(s->rx, NNG_OPT_SENDBUF, 1024);
+    (void)nng_socket_set_ms(s->rx, NNG_OPT_RECONNMINT, 10);
+    (void)nng_socket_set_ms(s->rx, NNG_OPT_RECONNMAXT, 1000);
+    if (listen) {
+        if ((rv = nng_pipe_notify(s->rx, NNG_PIPE_EV_REM_POST, net_pipe_cb,
+                                  s)) != 0 ||
+            (rv = nng_listen(s->rx, url, NULL, 0)) != 0) {
+            goto close_sock;
+        }
+    } else if ((rv = nng_dial(s->rx, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+        goto close_sock;
+    }
+    if ((rv = nng_socket_get_int(s->rx, NNG_OPT_RECVFD, &s->fd)) != 0) {
+        goto close_sock;
+    }
+    *sp = s;
+    return KT_OK;
+close_sock:
+    nng_close(s->rx);
+free_sock:
+    kt__free(s, sizeof(*s));
+    return net_err(rv, listen ? "listen" : "dial", url);
+}
+
+kt_err
+kt__net_peer_listen(kt__sock **sp, const char *url, kt__pipe_gone_cb gone,
+                    void *arg)
+{
+    return net_peer_open(sp, url, true, gone, arg);
+}
+
+kt_err
+kt__net_peer_dial(kt__sock **sp, const char *url)
+{
+    return net_peer_open(sp, url, false, NULL, NULL);
+}
+
+int
+kt__net_fd(const kt__sock *s)
+{
+    return s->fd;
+}
+
+void
+kt__net_close(kt__sock *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    if (!s->peer) {
+        nng_close(s->tx);
+    }
+    nng_close(s->rx); // waits for pipe callbacks to finish
+    kt__free(s, sizeof(*s));
+}
+
+static kt_err
+net_pack_frame(nng_msg **nmp, const kt_msg *msg, kt_aid receiver)
+{
+    frame_hdr h = {.magic = FRAME_MAGIC,
+                   .type = msg->type,
+                   .flags = msg->flags,
+                   .sender = msg->sender,
+                   .receiver = receiver,
+                   .corr = msg->corr};
+    nng_msg *nm;
+
+    if (nng_msg_alloc(&nm, sizeof(h) + msg->len) != 0) {
+        return KT_ENOMEM;
+    }
+    memcpy(nng_msg_body(nm), &h, sizeof(h));
+    memcpy((char *)nng_msg_body(nm) + sizeof(h), msg->body, msg->len);
+    *nmp = nm;
+    return KT_OK;
+}
+
+static kt_err
+net_pack_env(nng_msg **nmp, const kt_msg *msg, kt_aid receiver,
+             const char *rname, uint32_t pipe)
+{
+    Ktpb__V1__Envelope env;
+    nng_pipe p = NNG_PIPE_INITIALIZER;
+    nng_msg *nm;
+    size_t n;
+
+    ktpb__v1__envelope__init(&env);
+    env.sender = msg->sender;
+    env.receiver = receiver;
+    env.corr = msg->corr;
+    env.type = msg->type;
+    env.flags = msg->flags;
+    env.payload.len = msg->len;
+    env.payload.data = (uint8_t *)(uintptr_t)msg->body; // read only
+    env.receiver_name = (char *)(uintptr_t)(rname != NULL ? rname : "");
+    n = ktpb__v1__envelope__get_packed_size(&env);
+    if (nng_msg_alloc(&nm, n) != 0) {
+        return KT_ENOMEM;
+    }
+    ktpb__v1__envelope__pack(&env, nng_msg_body(nm));
+    p.id = pipe;
+    nng_msg_set_pipe(nm, p);
+    *nmp = nm;
+    return KT_OK;
+}
+
+kt_err
+kt__net_send(kt__sock *s, const kt_msg *msg, kt_aid receiver, const char *rname,
+             uint32_t pipe)
+{
+    nng_msg *nm;
+    kt_err err;
+    int rv;
+
+    err = s->peer ? net_pack_env(&nm, msg, receiver, rname, pipe)
+                  : net_pack_frame(&nm, msg, receiver);
+    if (err != KT_OK) {
+        return err;
+    }
+    if ((rv = nng_sendmsg(s->tx, nm, NNG_FLAG_NONBLOCK)) != 0) {
+        nng_msg_free(nm);
+        return rv == NNG_EAGAIN ? KT_EAGAIN : net_err(rv, "send", NULL);
+    }
+    return KT_OK;
+}
+
+static kt_err
+net_drop(const char *why, size_t len)
+{
+    kt_log(KT_LOG_WARN, "net", "event=drop reason=\"%s\" len=%zu", why, len);
+    return KT_EPROTO;
+}
+
+static kt_err
+net_unpack_frame(const void *body, size_t len, kt_msg **msgp, kt__addr *to)
+{
+    frame_hdr h;
+
+    if (len < sizeof(h)) {
+        return net_drop("short frame", len);
+    }
+    memcpy(&h, body, sizeof(h));
+    if (h.magic != FRAME_MAGIC || h.type == 0) {
+        return net_drop("bad frame header", len);
+    }
+    if (kt__msg_new(msgp, h.type, len - sizeof(h), h.sender, h.corr, h.flags) !=
+        KT_OK) {
+        return KT_ENOMEM;
+    }
+    memcpy((*msgp)->body, (const char *)body + sizeof(h), len - sizeof(h));
+    to->receiver = h.receiver;
+    to->name[0] = '\0';
+    return KT_OK;
+}
+
+static kt_err
+net_unpack_env(const void *body, size_t len, kt_msg **msgp, kt__addr *to)
+{
+    Ktpb__V1__Envelope *env;
+    kt_err err = KT_OK;
+    size_t nlen;
+
+    env = ktpb__v1__envelope__unpack(NULL, len, body);
+    if (env == NULL) {
+        return net_drop("malformed envelope", len);
+    }
+    nlen = strlen(env->receiver_name);
+    if (env->type == 0 || nlen > KT__NAME_MAX ||
+        (env->receiver == 0 && nlen == 0)) {
+        err = net_drop("bad envelope fields", len);
+    } else if ((err = kt__msg_new(msgp, env->type, env->payload.len,
+                                  env->sender, env->corr, env->flags)) ==
+               KT_OK) {
+        if (env->payload.len > 0) {
+            memcpy((*msgp)->body, env->payload.data, env->payload.len);
+        }
+        to->receiver = env->receiver;
+        memcpy(to->name, env->receiver_name, nlen + 1);
+    }
+    ktpb__v1__envelope__free_unpacked(env, NULL);
+    return err;
+}
+
+kt_err
+kt__net_recv(kt__sock *s, kt_msg **msgp, kt__addr *to)
+{
+    nng_msg *nm;
+    kt_err err;
+    int rv;
+
+    if ((rv = nng_recvmsg(s->rx, &nm, NNG_FLAG_NONBLOCK)) != 0) {
+        return rv == NNG_EAGAIN ? KT_EAGAIN : net_err(rv, "recv", NULL);
+    }
+    if (s->peer) {
+        to->pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(nm));
+        err = net_unpack_env(nng_msg_body(nm), nng_msg_len(nm), msgp, to);
+    } else {
+        to->pipe = 0;
+        err = net_unpack_frame(nng_msg_body(nm), nng_msg_len(nm), msgp, to);
+    }
+    nng_msg_free(nm);
+    return err;
+}

@@ -1,0 +1,49 @@
+// Sockets: the runtime's only view of NNG. Mailbox sockets carry frames
+// between threads of one process; peer sockets carry ktpb.v1.Envelope
+// between processes (ipc://, tcp://) or runtimes (inproc://).
+#ifndef KT_IO_NET_H
+#define KT_IO_NET_H
+
+#include <stdint.h>
+
+#include <kt/err.h>
+#include <kt/msg.h>
+
+#include "core/msg.h"
+
+typedef struct kt__sock kt__sock;
+
+// Where a received message goes: an actor id, or (receiver 0) a name.
+// pipe is the connection it came in on (peer listeners only).
+typedef struct kt__addr {
+    kt_aid receiver;
+    uint32_t pipe;
+    char name[KT__NAME_MAX + 1];
+} kt__addr;
+
+typedef void (*kt__pipe_gone_cb)(void *arg, uint32_t pipe);
+
+// kt__net_mbox_open: a pull socket listening at url (inproc://) plus a push
+// socket dialed to it, so any thread can send and one loop receives.
+kt_err kt__net_mbox_open(kt__sock **sp, const char *url);
+// kt__net_peer_listen: a polyamorous pair1 socket listening at url; gone is
+// called (on an NNG thread) when a connection closes.
+kt_err kt__net_peer_listen(kt__sock **sp, const char *url,
+                           kt__pipe_gone_cb gone, void *arg);
+// kt__net_peer_dial: a pair1 socket dialing url; NNG redials on its own.
+kt_err kt__net_peer_dial(kt__sock **sp, const char *url);
+// kt__net_fd: a descriptor that polls readable while a message waits.
+int kt__net_fd(const kt__sock *s);
+void kt__net_close(kt__sock *s);
+
+// kt__net_send copies msg into a frame for receiver (or rname when receiver
+// is 0) and queues it without blocking; pipe picks the connection of a
+// listener. msg stays the caller's. Errors: KT_EAGAIN (buffers full or no
+// peer), KT_ENOMEM, KT_ECLOSED, KT_ENET.
+kt_err kt__net_send(kt__sock *s, const kt_msg *msg, kt_aid receiver,
+                    const char *rname, uint32_t pipe);
+// kt__net_recv takes one waiting frame without blocking. Errors: KT_EAGAIN
+// (none waits), KT_EPROTO (malformed: logged and dropped), KT_ENOMEM.
+kt_err kt__net_recv(kt__sock *s, kt_msg **msgp, kt__addr *to);
+
+#endif // KT_IO_NET_H
