@@ -352,7 +352,9 @@ bt_apply(kt_backtest *bt, const Ktpb__V1__BacktestState *s, kt_trade *trades)
     bt->pending_conf = s->pending_confidence;
     bt->has_last_trade = s->has_last_trade;
     bt->last_trade_time = s->last_trade_time;
-    memcpy(bt->equity, s->equity, s->n_equity * sizeof(double));
+    if (s->n_equity > 0) { // equity is NULL when empty
+        memcpy(bt->equity, s->equity, s->n_equity * sizeof(double));
+    }
     bt->n_equity = s->n_equity;
     bt->finished = s->finished;
     bt->block_len = 0;
