@@ -11,8 +11,8 @@
 #include "persistence/persistence.h"
 
 typedef struct kt__fsio {
-  kt_persist_fault_fn fault; // NULL: no injection
-  void *arg;
+    kt_persist_fault_fn fault; // NULL: no injection
+    void *arg;
 } kt__fsio;
 
 // Each returns KT_OK or KT_ESYSERR|errno (the injected errno when the hook

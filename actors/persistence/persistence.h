@@ -14,63 +14,63 @@
 // Message types 200-299 belong to persistence. Every request gets exactly
 // one reply of the type listed (status = kt_err, message = text).
 enum {
-  KT_PERSIST_OP_CREATE = 200,     // OpCreateRequest -> OpReply
-  KT_PERSIST_OP_REPLY = 201,      // OpReply
-  KT_PERSIST_OP_TRANSITION = 202, // OpTransitionRequest -> OpReply
-  KT_PERSIST_OP_PROGRESS = 203,   // OpProgressRequest -> OpReply
-  KT_PERSIST_OP_GET = 204,        // OpGetRequest -> OpReply
-  KT_PERSIST_OP_LIST = 205,       // OpListRequest -> OpListReply
-  KT_PERSIST_OP_LIST_REPLY = 206, // OpListReply
-  KT_PERSIST_CKPT_SAVE = 210,     // CheckpointEvent -> CheckpointAck
-  KT_PERSIST_CKPT_ACK = 211,      // CheckpointAck
-  KT_PERSIST_CKPT_LOAD = 212,     // CheckpointLoadRequest -> ..Reply
-  KT_PERSIST_CKPT_LOAD_REPLY = 213,
-  KT_PERSIST_CKPT_DELETE = 214, // CheckpointDeleteRequest -> ..Reply
-  KT_PERSIST_CKPT_DELETE_REPLY = 215,
-  KT_PERSIST_CKPT_STATS = 216, // StatsRequest -> StatsReply
-  KT_PERSIST_CKPT_STATS_REPLY = 217,
-  KT_PERSIST_CKPT_CLEANUP = 218, // CleanupRequest -> CleanupReply
-  KT_PERSIST_CKPT_CLEANUP_REPLY = 219,
-  KT_PERSIST_CKPT_LIST = 220, // CheckpointListRequest -> ..Reply
-  KT_PERSIST_CKPT_LIST_REPLY = 221,
-  KT_PERSIST_WORKER_UPSERT = 230, // WorkerUpsertRequest -> WorkerReply
-  KT_PERSIST_WORKER_REMOVE = 231, // WorkerRemoveRequest -> WorkerReply
-  KT_PERSIST_WORKER_LIST = 232,   // WorkerListRequest -> WorkerReply
-  KT_PERSIST_WORKER_REPLY = 233,
-  KT_PERSIST_ERROR_REPLY = 299, // ErrorReply: unknown request type
+    KT_PERSIST_OP_CREATE = 200,     // OpCreateRequest -> OpReply
+    KT_PERSIST_OP_REPLY = 201,      // OpReply
+    KT_PERSIST_OP_TRANSITION = 202, // OpTransitionRequest -> OpReply
+    KT_PERSIST_OP_PROGRESS = 203,   // OpProgressRequest -> OpReply
+    KT_PERSIST_OP_GET = 204,        // OpGetRequest -> OpReply
+    KT_PERSIST_OP_LIST = 205,       // OpListRequest -> OpListReply
+    KT_PERSIST_OP_LIST_REPLY = 206, // OpListReply
+    KT_PERSIST_CKPT_SAVE = 210,     // CheckpointEvent -> CheckpointAck
+    KT_PERSIST_CKPT_ACK = 211,      // CheckpointAck
+    KT_PERSIST_CKPT_LOAD = 212,     // CheckpointLoadRequest -> ..Reply
+    KT_PERSIST_CKPT_LOAD_REPLY = 213,
+    KT_PERSIST_CKPT_DELETE = 214, // CheckpointDeleteRequest -> ..Reply
+    KT_PERSIST_CKPT_DELETE_REPLY = 215,
+    KT_PERSIST_CKPT_STATS = 216, // StatsRequest -> StatsReply
+    KT_PERSIST_CKPT_STATS_REPLY = 217,
+    KT_PERSIST_CKPT_CLEANUP = 218, // CleanupRequest -> CleanupReply
+    KT_PERSIST_CKPT_CLEANUP_REPLY = 219,
+    KT_PERSIST_CKPT_LIST = 220, // CheckpointListRequest -> ..Reply
+    KT_PERSIST_CKPT_LIST_REPLY = 221,
+    KT_PERSIST_WORKER_UPSERT = 230, // WorkerUpsertRequest -> WorkerReply
+    KT_PERSIST_WORKER_REMOVE = 231, // WorkerRemoveRequest -> WorkerReply
+    KT_PERSIST_WORKER_LIST = 232,   // WorkerListRequest -> WorkerReply
+    KT_PERSIST_WORKER_REPLY = 233,
+    KT_PERSIST_ERROR_REPLY = 299, // ErrorReply: unknown request type
 };
 
 // The fault-injection hook (tests only): called before each file-system
 // step and before each SQLite commit; return 0 to proceed or an errno
 // (ENOSPC, EIO ...) to make that step fail as if the system call had.
 typedef enum kt_persist_fault_op {
-  KT_PERSIST_OP_MKDIR,
-  KT_PERSIST_OP_OPEN,
-  KT_PERSIST_OP_WRITE,
-  KT_PERSIST_OP_FSYNC,
-  KT_PERSIST_OP_DIRSYNC,
-  KT_PERSIST_OP_RENAME,
-  KT_PERSIST_OP_UNLINK,
-  KT_PERSIST_OP_DB_COMMIT,
+    KT_PERSIST_OP_MKDIR,
+    KT_PERSIST_OP_OPEN,
+    KT_PERSIST_OP_WRITE,
+    KT_PERSIST_OP_FSYNC,
+    KT_PERSIST_OP_DIRSYNC,
+    KT_PERSIST_OP_RENAME,
+    KT_PERSIST_OP_UNLINK,
+    KT_PERSIST_OP_DB_COMMIT,
 } kt_persist_fault_op;
 typedef int (*kt_persist_fault_fn)(void *arg, kt_persist_fault_op op,
                                    const char *path);
 
 typedef struct kt_persist_cfg {
-  const char *data_dir;         // required: ktrdr.db and checkpoints/
-  uint32_t keep;                // checkpoints kept per operation; 0 = 2
-  uint32_t cleanup_interval_ms; // automatic cleanup period; 0 = 24 h
-  uint32_t max_age_days;        // automatic cleanup age; 0 = 30
-  size_t max_request_bytes;     // larger requests are refused; 0 = 512 MiB
-  kt_persist_fault_fn fault;    // NULL in production
-  void *fault_arg;
-  int64_t (*now_ms)(void *arg); // clock (Unix ms, UTC); NULL = real time
-  void *clock_arg;
+    const char *data_dir;         // required: ktrdr.db and checkpoints/
+    uint32_t keep;                // checkpoints kept per operation; 0 = 2
+    uint32_t cleanup_interval_ms; // automatic cleanup period; 0 = 24 h
+    uint32_t max_age_days;        // automatic cleanup age; 0 = 30
+    size_t max_request_bytes;     // larger requests are refused; 0 = 512 MiB
+    kt_persist_fault_fn fault;    // NULL in production
+    void *fault_arg;
+    int64_t (*now_ms)(void *arg); // clock (Unix ms, UTC); NULL = real time
+    void *clock_arg;
 } kt_persist_cfg;
 
-#define KT_PERSIST_DEFAULT_KEEP 2
+#define KT_PERSIST_DEFAULT_KEEP    2
 #define KT_PERSIST_DEFAULT_MAX_AGE 30
-#define KT_PERSIST_NAME "persistence"
+#define KT_PERSIST_NAME            "persistence"
 
 // persistence_ops: spawn with a kt_persist_cfg (copied) and
 // kt_spawn_opts{.name = KT_PERSIST_NAME, .dedicated = true}.

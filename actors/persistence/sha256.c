@@ -17,105 +17,119 @@ static const uint32_t sha_k[64] = {
     0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
 
-static uint32_t sha_ror(uint32_t x, unsigned n) {
-  return (x >> n) | (x << (32 - n));
+static uint32_t
+sha_ror(uint32_t x, unsigned n)
+{
+    return (x >> n) | (x << (32 - n));
 }
 
-static void sha_block(kt_sha256 *c, const uint8_t *p) {
-  uint32_t w[64], v[8], t1, t2;
+static void
+sha_block(kt_sha256 *c, const uint8_t *p)
+{
+    uint32_t w[64], v[8], t1, t2;
 
-  for (int i = 0; i < 16; i++) {
-    w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-           (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
-  }
-  for (int i = 16; i < 64; i++) {
-    uint32_t s0 =
-        sha_ror(w[i - 15], 7) ^ sha_ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    uint32_t s1 =
-        sha_ror(w[i - 2], 17) ^ sha_ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-  }
-  memcpy(v, c->h, sizeof(v));
-  for (int i = 0; i < 64; i++) {
-    uint32_t e = v[4], a = v[0];
-    uint32_t s1 = sha_ror(e, 6) ^ sha_ror(e, 11) ^ sha_ror(e, 25);
-    uint32_t ch = (e & v[5]) ^ (~e & v[6]);
-    uint32_t s0 = sha_ror(a, 2) ^ sha_ror(a, 13) ^ sha_ror(a, 22);
-    uint32_t maj = (a & v[1]) ^ (a & v[2]) ^ (v[1] & v[2]);
-    t1 = v[7] + s1 + ch + sha_k[i] + w[i];
-    t2 = s0 + maj;
-    memmove(&v[1], &v[0], 7 * sizeof(v[0]));
-    v[4] += t1;
-    v[0] = t1 + t2;
-  }
-  for (int i = 0; i < 8; i++) {
-    c->h[i] += v[i];
-  }
-}
-
-void kt__sha256_init(kt_sha256 *c) {
-  static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372,
-                                 0xa54ff53a, 0x510e527f, 0x9b05688c,
-                                 0x1f83d9ab, 0x5be0cd19};
-  memcpy(c->h, iv, sizeof(iv));
-  c->total = 0;
-  c->nbuf = 0;
-}
-
-void kt__sha256_update(kt_sha256 *c, const void *data, size_t len) {
-  const uint8_t *p = data;
-
-  c->total += len;
-  if (c->nbuf > 0) {
-    size_t n = 64 - c->nbuf < len ? 64 - c->nbuf : len;
-    memcpy(c->buf + c->nbuf, p, n);
-    c->nbuf += n;
-    p += n;
-    len -= n;
-    if (c->nbuf < 64) {
-      return;
+    for (int i = 0; i < 16; i++) {
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
     }
-    sha_block(c, c->buf);
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 =
+            sha_ror(w[i - 15], 7) ^ sha_ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 =
+            sha_ror(w[i - 2], 17) ^ sha_ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    memcpy(v, c->h, sizeof(v));
+    for (int i = 0; i < 64; i++) {
+        uint32_t e = v[4], a = v[0];
+        uint32_t s1 = sha_ror(e, 6) ^ sha_ror(e, 11) ^ sha_ror(e, 25);
+        uint32_t ch = (e & v[5]) ^ (~e & v[6]);
+        uint32_t s0 = sha_ror(a, 2) ^ sha_ror(a, 13) ^ sha_ror(a, 22);
+        uint32_t maj = (a & v[1]) ^ (a & v[2]) ^ (v[1] & v[2]);
+        t1 = v[7] + s1 + ch + sha_k[i] + w[i];
+        t2 = s0 + maj;
+        memmove(&v[1], &v[0], 7 * sizeof(v[0]));
+        v[4] += t1;
+        v[0] = t1 + t2;
+    }
+    for (int i = 0; i < 8; i++) {
+        c->h[i] += v[i];
+    }
+}
+
+void
+kt__sha256_init(kt_sha256 *c)
+{
+    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372,
+                                   0xa54ff53a, 0x510e527f, 0x9b05688c,
+                                   0x1f83d9ab, 0x5be0cd19};
+    memcpy(c->h, iv, sizeof(iv));
+    c->total = 0;
     c->nbuf = 0;
-  }
-  for (; len >= 64; p += 64, len -= 64) {
-    sha_block(c, p);
-  }
-  memcpy(c->buf, p, len);
-  c->nbuf = len;
 }
 
-void kt__sha256_final(kt_sha256 *c, uint8_t out[KT_SHA256_LEN]) {
-  uint64_t bits = c->total * 8;
-  uint8_t pad[72] = {0x80};
-  size_t padlen = (c->nbuf < 56 ? 56 : 120) - c->nbuf;
+void
+kt__sha256_update(kt_sha256 *c, const void *data, size_t len)
+{
+    const uint8_t *p = data;
 
-  for (int i = 0; i < 8; i++) {
-    pad[padlen + (size_t)i] = (uint8_t)(bits >> (56 - 8 * i));
-  }
-  kt__sha256_update(c, pad, padlen + 8);
-  for (int i = 0; i < 8; i++) {
-    out[4 * i] = (uint8_t)(c->h[i] >> 24);
-    out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
-    out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
-    out[4 * i + 3] = (uint8_t)c->h[i];
-  }
+    c->total += len;
+    if (c->nbuf > 0) {
+        size_t n = 64 - c->nbuf < len ? 64 - c->nbuf : len;
+        memcpy(c->buf + c->nbuf, p, n);
+        c->nbuf += n;
+        p += n;
+        len -= n;
+        if (c->nbuf < 64) {
+            return;
+        }
+        sha_block(c, c->buf);
+        c->nbuf = 0;
+    }
+    for (; len >= 64; p += 64, len -= 64) {
+        sha_block(c, p);
+    }
+    memcpy(c->buf, p, len);
+    c->nbuf = len;
 }
 
-void kt__sha256(const void *data, size_t len, uint8_t out[KT_SHA256_LEN]) {
-  kt_sha256 c;
+void
+kt__sha256_final(kt_sha256 *c, uint8_t out[KT_SHA256_LEN])
+{
+    uint64_t bits = c->total * 8;
+    uint8_t pad[72] = {0x80};
+    size_t padlen = (c->nbuf < 56 ? 56 : 120) - c->nbuf;
 
-  kt__sha256_init(&c);
-  kt__sha256_update(&c, data, len);
-  kt__sha256_final(&c, out);
+    for (int i = 0; i < 8; i++) {
+        pad[padlen + (size_t)i] = (uint8_t)(bits >> (56 - 8 * i));
+    }
+    kt__sha256_update(c, pad, padlen + 8);
+    for (int i = 0; i < 8; i++) {
+        out[4 * i] = (uint8_t)(c->h[i] >> 24);
+        out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
+        out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
+        out[4 * i + 3] = (uint8_t)c->h[i];
+    }
 }
 
-void kt__sha256_hex(const uint8_t d[KT_SHA256_LEN], char hex[65]) {
-  static const char digits[] = "0123456789abcdef";
+void
+kt__sha256(const void *data, size_t len, uint8_t out[KT_SHA256_LEN])
+{
+    kt_sha256 c;
 
-  for (int i = 0; i < KT_SHA256_LEN; i++) {
-    hex[2 * i] = digits[d[i] >> 4];
-    hex[2 * i + 1] = digits[d[i] & 15];
-  }
-  hex[64] = '\0';
+    kt__sha256_init(&c);
+    kt__sha256_update(&c, data, len);
+    kt__sha256_final(&c, out);
+}
+
+void
+kt__sha256_hex(const uint8_t d[KT_SHA256_LEN], char hex[65])
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (int i = 0; i < KT_SHA256_LEN; i++) {
+        hex[2 * i] = digits[d[i] >> 4];
+        hex[2 * i + 1] = digits[d[i] & 15];
+    }
+    hex[64] = '\0';
 }

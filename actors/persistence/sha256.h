@@ -9,10 +9,10 @@
 #define KT_SHA256_LEN 32
 
 typedef struct kt_sha256 {
-  uint32_t h[8];
-  uint64_t total; // bytes hashed so far
-  uint8_t buf[64];
-  size_t nbuf;
+    uint32_t h[8];
+    uint64_t total; // bytes hashed so far
+    uint8_t buf[64];
+    size_t nbuf;
 } kt_sha256;
 
 // kt__sha256_init / _update / _final: incremental hashing into out[32].

@@ -54,8 +54,8 @@ static const char *const store_migrations[] = {
     " id TEXT PRIMARY KEY, url TEXT NOT NULL, capabilities TEXT,"
     " last_seen INTEGER NOT NULL, current_op TEXT);",
 };
-#define STORE_NMIGRATIONS                                                      \
-  (int)(sizeof(store_migrations) / sizeof(store_migrations[0]))
+#define STORE_NMIGRATIONS \
+    (int)(sizeof(store_migrations) / sizeof(store_migrations[0]))
 
 static const char *const store_sql[ST_COUNT] = {
     [ST_OP_INSERT] = "INSERT INTO operations (id, type, status, parent_id,"
@@ -92,294 +92,342 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_CK_EXISTS] = "SELECT 1 FROM checkpoints WHERE op_id = ?1 AND seq = ?2",
 };
 
-kt_err kt__store_fail(kt__store *s, kt_err rv, const char *fmt, ...) {
-  va_list ap;
+kt_err
+kt__store_fail(kt__store *s, kt_err rv, const char *fmt, ...)
+{
+    va_list ap;
 
-  va_start(ap, fmt);
-  (void)vsnprintf(s->msg, sizeof(s->msg), fmt, ap);
-  va_end(ap);
-  return rv;
+    va_start(ap, fmt);
+    (void)vsnprintf(s->msg, sizeof(s->msg), fmt, ap);
+    va_end(ap);
+    return rv;
 }
 
-kt_err kt__store_dberr(kt__store *s, int rc, const char *what) {
-  const char *m = s->db != NULL ? sqlite3_errmsg(s->db) : "no database";
-  return kt__store_fail(s, KT_EDB, "database error while %s: %s (%d)", what, m,
-                        rc);
+kt_err
+kt__store_dberr(kt__store *s, int rc, const char *what)
+{
+    const char *m = s->db != NULL ? sqlite3_errmsg(s->db) : "no database";
+    return kt__store_fail(s, KT_EDB, "database error while %s: %s (%d)", what,
+                          m, rc);
 }
 
-const char *kt__store_errmsg(const kt__store *s) { return s->msg; }
-
-int64_t kt__store_now(const kt__store *s) {
-  struct timespec ts;
-
-  if (s->now_ms != NULL) {
-    return s->now_ms(s->clock_arg);
-  }
-  (void)clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+const char *
+kt__store_errmsg(const kt__store *s)
+{
+    return s->msg;
 }
 
-void kt__store_fmt(char *dst, size_t cap, const char *fmt, ...) {
-  va_list ap;
+int64_t
+kt__store_now(const kt__store *s)
+{
+    struct timespec ts;
 
-  va_start(ap, fmt);
-  (void)vsnprintf(dst, cap, fmt, ap);
-  va_end(ap);
+    if (s->now_ms != NULL) {
+        return s->now_ms(s->clock_arg);
+    }
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void kt__store_copy(char *dst, size_t cap, const char *src) {
-  kt__store_fmt(dst, cap, "%s", src != NULL ? src : "");
+void
+kt__store_fmt(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(dst, cap, fmt, ap);
+    va_end(ap);
 }
 
-kt_err kt__store_stmt(kt__store *s, store_stmt_id id, sqlite3_stmt **stp) {
-  int rc;
+void
+kt__store_copy(char *dst, size_t cap, const char *src)
+{
+    kt__store_fmt(dst, cap, "%s", src != NULL ? src : "");
+}
 
-  if (s->st[id] == NULL) {
-    rc = sqlite3_prepare_v3(s->db, store_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                            &s->st[id], NULL);
+kt_err
+kt__store_stmt(kt__store *s, store_stmt_id id, sqlite3_stmt **stp)
+{
+    int rc;
+
+    if (s->st[id] == NULL) {
+        rc = sqlite3_prepare_v3(s->db, store_sql[id], -1,
+                                SQLITE_PREPARE_PERSISTENT, &s->st[id], NULL);
+        if (rc != SQLITE_OK) {
+            return kt__store_dberr(s, rc, "preparing a statement");
+        }
+    }
+    (void)sqlite3_reset(s->st[id]);
+    (void)sqlite3_clear_bindings(s->st[id]);
+    *stp = s->st[id];
+    return KT_OK;
+}
+
+kt_err
+kt__store_exec(kt__store *s, const char *sql)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? KT_OK : kt__store_dberr(s, rc, sql);
+}
+
+kt_err
+kt__store_exec_id(kt__store *s, const char *sql, const char *id)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        (void)sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st);
+    }
+    (void)sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? KT_OK
+                                                 : kt__store_dberr(s, rc, sql);
+}
+
+kt_err
+kt__store_begin(kt__store *s)
+{
+    return kt__store_exec(s, "BEGIN IMMEDIATE");
+}
+
+void
+kt__store_rollback(kt__store *s)
+{
+    if (!sqlite3_get_autocommit(s->db)) {
+        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
+kt_err
+kt__store_commit(kt__store *s)
+{
+    int e = 0;
+    kt_err rv;
+
+    if (s->fs.fault != NULL) {
+        e = s->fs.fault(s->fs.arg, KT_PERSIST_OP_DB_COMMIT, s->dir);
+    }
+    if (e != 0) {
+        kt__store_rollback(s);
+        return kt__store_fail(s, (kt_err)(KT_ESYSERR | e),
+                              "database commit failed: %s", strerror(e));
+    }
+    if ((rv = kt__store_exec(s, "COMMIT")) != KT_OK) {
+        kt__store_rollback(s);
+    }
+    return rv;
+}
+
+bool
+kt__store_valid_id(const char *id)
+{
+    size_t n = 0;
+
+    if (id == NULL || id[0] == '\0' || id[0] == '.') {
+        return false;
+    }
+    for (const char *p = id; *p != '\0'; p++, n++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+        if (!ok || n >= KT_STORE_ID_MAX) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+kt__store_valid_short(const char *v)
+{
+    return kt__store_valid_id(v) && strlen(v) <= KT_STORE_SHORT_MAX;
+}
+
+void
+kt__store_op_dir(const kt__store *s, const char *op, char *buf)
+{
+    kt__store_fmt(buf, KT_STORE_PATH_MAX, "%s/%s", s->ckdir, op);
+}
+
+void
+kt__store_ckpt_dir(const kt__store *s, const char *op, uint64_t seq, char *buf)
+{
+    kt__store_fmt(buf, KT_STORE_PATH_MAX, "%s/%s/%llu", s->ckdir, op,
+                  (unsigned long long)seq);
+}
+
+void
+kt__store_iso8601(int64_t ms, char buf[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL ||
+        strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        buf[0] = '\0';
+    }
+}
+
+static kt_err
+store_migrate(kt__store *s)
+{
+    sqlite3_stmt *st = NULL;
+    int have = 0, rc;
+    kt_err rv;
+
+    if ((rv = kt__store_exec(s, "CREATE TABLE IF NOT EXISTS schema_version"
+                                " (version INTEGER NOT NULL)")) != KT_OK) {
+        return rv;
+    }
+    rc = sqlite3_prepare_v2(s->db, "SELECT MAX(version) FROM schema_version",
+                            -1, &st, NULL);
     if (rc != SQLITE_OK) {
-      return kt__store_dberr(s, rc, "preparing a statement");
+        return kt__store_dberr(s, rc, "reading the schema version");
     }
-  }
-  (void)sqlite3_reset(s->st[id]);
-  (void)sqlite3_clear_bindings(s->st[id]);
-  *stp = s->st[id];
-  return KT_OK;
-}
-
-kt_err kt__store_exec(kt__store *s, const char *sql) {
-  int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-  return rc == SQLITE_OK ? KT_OK : kt__store_dberr(s, rc, sql);
-}
-
-kt_err kt__store_exec_id(kt__store *s, const char *sql, const char *id) {
-  sqlite3_stmt *st = NULL;
-  int rc;
-
-  rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-  if (rc == SQLITE_OK) {
-    (void)sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st);
-  }
-  (void)sqlite3_finalize(st);
-  return rc == SQLITE_DONE || rc == SQLITE_ROW ? KT_OK
-                                               : kt__store_dberr(s, rc, sql);
-}
-
-kt_err kt__store_begin(kt__store *s) {
-  return kt__store_exec(s, "BEGIN IMMEDIATE");
-}
-
-void kt__store_rollback(kt__store *s) {
-  if (!sqlite3_get_autocommit(s->db)) {
-    (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-  }
-}
-
-kt_err kt__store_commit(kt__store *s) {
-  int e = 0;
-  kt_err rv;
-
-  if (s->fs.fault != NULL) {
-    e = s->fs.fault(s->fs.arg, KT_PERSIST_OP_DB_COMMIT, s->dir);
-  }
-  if (e != 0) {
-    kt__store_rollback(s);
-    return kt__store_fail(s, (kt_err)(KT_ESYSERR | e),
-                          "database commit failed: %s", strerror(e));
-  }
-  if ((rv = kt__store_exec(s, "COMMIT")) != KT_OK) {
-    kt__store_rollback(s);
-  }
-  return rv;
-}
-
-bool kt__store_valid_id(const char *id) {
-  size_t n = 0;
-
-  if (id == NULL || id[0] == '\0' || id[0] == '.') {
-    return false;
-  }
-  for (const char *p = id; *p != '\0'; p++, n++) {
-    char c = *p;
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-    if (!ok || n >= KT_STORE_ID_MAX) {
-      return false;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        have = sqlite3_column_int(st, 0);
     }
-  }
-  return true;
-}
-
-bool kt__store_valid_short(const char *v) {
-  return kt__store_valid_id(v) && strlen(v) <= KT_STORE_SHORT_MAX;
-}
-
-void kt__store_op_dir(const kt__store *s, const char *op, char *buf) {
-  kt__store_fmt(buf, KT_STORE_PATH_MAX, "%s/%s", s->ckdir, op);
-}
-
-void kt__store_ckpt_dir(const kt__store *s, const char *op, uint64_t seq,
-                        char *buf) {
-  kt__store_fmt(buf, KT_STORE_PATH_MAX, "%s/%s/%llu", s->ckdir, op,
-                (unsigned long long)seq);
-}
-
-void kt__store_iso8601(int64_t ms, char buf[32]) {
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-
-  if (gmtime_r(&t, &tm) == NULL ||
-      strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
-    buf[0] = '\0';
-  }
-}
-
-static kt_err store_migrate(kt__store *s) {
-  sqlite3_stmt *st = NULL;
-  int have = 0, rc;
-  kt_err rv;
-
-  if ((rv = kt__store_exec(s, "CREATE TABLE IF NOT EXISTS schema_version"
-                              " (version INTEGER NOT NULL)")) != KT_OK) {
-    return rv;
-  }
-  rc = sqlite3_prepare_v2(s->db, "SELECT MAX(version) FROM schema_version", -1,
-                          &st, NULL);
-  if (rc != SQLITE_OK) {
-    return kt__store_dberr(s, rc, "reading the schema version");
-  }
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    have = sqlite3_column_int(st, 0);
-  }
-  (void)sqlite3_finalize(st);
-  if (have > STORE_NMIGRATIONS) {
-    return kt__store_fail(s, KT_EVERSION,
-                          "database schema version %d is newer than this "
-                          "build's %d",
-                          have, STORE_NMIGRATIONS);
-  }
-  for (int v = have + 1; v <= STORE_NMIGRATIONS; v++) {
-    char sql[96];
-    kt__store_fmt(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%d)",
-                  v);
-    if ((rv = kt__store_begin(s)) != KT_OK) {
-      return rv;
+    (void)sqlite3_finalize(st);
+    if (have > STORE_NMIGRATIONS) {
+        return kt__store_fail(s, KT_EVERSION,
+                              "database schema version %d is newer than this "
+                              "build's %d",
+                              have, STORE_NMIGRATIONS);
     }
-    if ((rv = kt__store_exec(s, store_migrations[v - 1])) != KT_OK ||
-        (rv = kt__store_exec(s, sql)) != KT_OK ||
-        (rv = kt__store_commit(s)) != KT_OK) {
-      kt__store_rollback(s);
-      return rv;
+    for (int v = have + 1; v <= STORE_NMIGRATIONS; v++) {
+        char sql[96];
+        kt__store_fmt(sql, sizeof(sql),
+                      "INSERT INTO schema_version VALUES (%d)", v);
+        if ((rv = kt__store_begin(s)) != KT_OK) {
+            return rv;
+        }
+        if ((rv = kt__store_exec(s, store_migrations[v - 1])) != KT_OK ||
+            (rv = kt__store_exec(s, sql)) != KT_OK ||
+            (rv = kt__store_commit(s)) != KT_OK) {
+            kt__store_rollback(s);
+            return rv;
+        }
     }
-  }
-  return KT_OK;
+    return KT_OK;
 }
 
-int kt__store_schema_version(kt__store *s) {
-  sqlite3_stmt *st = NULL;
-  int v = -1;
+int
+kt__store_schema_version(kt__store *s)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
 
-  if (sqlite3_prepare_v2(s->db, "SELECT MAX(version) FROM schema_version", -1,
-                         &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW) {
-    v = sqlite3_column_int(st, 0);
-  }
-  (void)sqlite3_finalize(st);
-  return v;
-}
-
-static kt_err store_dirs(kt__store *s, const kt_persist_cfg *cfg) {
-  char lock[KT_STORE_PATH_MAX + 16];
-  kt_err rv;
-
-  if (cfg->data_dir == NULL || cfg->data_dir[0] == '\0' ||
-      strlen(cfg->data_dir) > KT_STORE_PATH_MAX - 64) {
-    return kt__store_fail(s, KT_EINVAL, "bad data directory");
-  }
-  kt__store_copy(s->dir, sizeof(s->dir), cfg->data_dir);
-  kt__store_fmt(s->ckdir, sizeof(s->ckdir), "%s/checkpoints", s->dir);
-  kt__store_fmt(s->tmpdir, sizeof(s->tmpdir), "%s/.tmp", s->ckdir);
-  if ((rv = kt__fsio_mkdir(NULL, s->dir)) != KT_OK ||
-      (rv = kt__fsio_mkdir(NULL, s->ckdir)) != KT_OK ||
-      (rv = kt__fsio_mkdir(NULL, s->tmpdir)) != KT_OK) {
-    return kt__store_fail(s, rv, "cannot create %s: %s", s->ckdir,
-                          kt_strerror(rv));
-  }
-  kt__store_fmt(lock, sizeof(lock), "%s/persist.lock", s->dir);
-  s->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (s->lockfd < 0) {
-    return kt__store_fail(s, (kt_err)(KT_ESYSERR | errno), "cannot open %s",
-                          lock);
-  }
-  if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
-    return kt__store_fail(s, KT_ESTATE,
-                          "data directory %s is in use by another "
-                          "process",
-                          s->dir);
-  }
-  return KT_OK;
-}
-
-static kt_err store_open_db(kt__store *s) {
-  char path[KT_STORE_PATH_MAX + 16];
-  kt_err rv;
-  int rc;
-
-  kt__store_fmt(path, sizeof(path), "%s/ktrdr.db", s->dir);
-  rc = sqlite3_open_v2(
-      path, &s->db,
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-  if (rc != SQLITE_OK) {
-    return kt__store_dberr(s, rc, "opening the database");
-  }
-  (void)sqlite3_busy_timeout(s->db, 5000);
-  // WAL + synchronous=FULL: every commit fsyncs the WAL, so a commit that
-  // returned is durable (the checkpoint protocol's last step).
-  if ((rv = kt__store_exec(s, "PRAGMA journal_mode=WAL")) != KT_OK ||
-      (rv = kt__store_exec(s, "PRAGMA synchronous=FULL")) != KT_OK ||
-      (rv = kt__store_exec(s, "PRAGMA foreign_keys=ON")) != KT_OK) {
-    return rv;
-  }
-  return store_migrate(s);
-}
-
-kt_err kt__store_open(kt__store **sp, const kt_persist_cfg *cfg, char *err,
-                      size_t errlen) {
-  kt__store *s;
-  kt_err rv;
-
-  if ((s = calloc(1, sizeof(*s))) == NULL) {
-    return KT_ENOMEM;
-  }
-  s->lockfd = -1;
-  s->keep = cfg->keep > 0 ? cfg->keep : KT_PERSIST_DEFAULT_KEEP;
-  s->fs.fault = cfg->fault;
-  s->fs.arg = cfg->fault_arg;
-  s->now_ms = cfg->now_ms;
-  s->clock_arg = cfg->clock_arg;
-  if ((rv = store_dirs(s, cfg)) != KT_OK || (rv = store_open_db(s)) != KT_OK) {
-    if (err != NULL && errlen > 0) {
-      kt__store_copy(err, errlen, s->msg);
+    if (sqlite3_prepare_v2(s->db, "SELECT MAX(version) FROM schema_version", -1,
+                           &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        v = sqlite3_column_int(st, 0);
     }
-    kt__store_close(s);
-    return rv;
-  }
-  s->msg[0] = '\0';
-  *sp = s;
-  return KT_OK;
+    (void)sqlite3_finalize(st);
+    return v;
 }
 
-void kt__store_close(kt__store *s) {
-  if (s == NULL) {
-    return;
-  }
-  for (int i = 0; i < ST_COUNT; i++) {
-    (void)sqlite3_finalize(s->st[i]);
-  }
-  (void)sqlite3_close(s->db); // harmless on NULL
-  if (s->lockfd >= 0) {
-    (void)close(s->lockfd); // releases the flock
-  }
-  free(s);
+static kt_err
+store_dirs(kt__store *s, const kt_persist_cfg *cfg)
+{
+    char lock[KT_STORE_PATH_MAX + 16];
+    kt_err rv;
+
+    if (cfg->data_dir == NULL || cfg->data_dir[0] == '\0' ||
+        strlen(cfg->data_dir) > KT_STORE_PATH_MAX - 64) {
+        return kt__store_fail(s, KT_EINVAL, "bad data directory");
+    }
+    kt__store_copy(s->dir, sizeof(s->dir), cfg->data_dir);
+    kt__store_fmt(s->ckdir, sizeof(s->ckdir), "%s/checkpoints", s->dir);
+    kt__store_fmt(s->tmpdir, sizeof(s->tmpdir), "%s/.tmp", s->ckdir);
+    if ((rv = kt__fsio_mkdir(NULL, s->dir)) != KT_OK ||
+        (rv = kt__fsio_mkdir(NULL, s->ckdir)) != KT_OK ||
+        (rv = kt__fsio_mkdir(NULL, s->tmpdir)) != KT_OK) {
+        return kt__store_fail(s, rv, "cannot create %s: %s", s->ckdir,
+                              kt_strerror(rv));
+    }
+    kt__store_fmt(lock, sizeof(lock), "%s/persist.lock", s->dir);
+    s->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lockfd < 0) {
+        return kt__store_fail(s, (kt_err)(KT_ESYSERR | errno), "cannot open %s",
+                              lock);
+    }
+    if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
+        return kt__store_fail(s, KT_ESTATE,
+                              "data directory %s is in use by another "
+                              "process",
+                              s->dir);
+    }
+    return KT_OK;
+}
+
+static kt_err
+store_open_db(kt__store *s)
+{
+    char path[KT_STORE_PATH_MAX + 16];
+    kt_err rv;
+    int rc;
+
+    kt__store_fmt(path, sizeof(path), "%s/ktrdr.db", s->dir);
+    rc = sqlite3_open_v2(
+        path, &s->db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        return kt__store_dberr(s, rc, "opening the database");
+    }
+    (void)sqlite3_busy_timeout(s->db, 5000);
+    // WAL + synchronous=FULL: every commit fsyncs the WAL, so a commit that
+    // returned is durable (the checkpoint protocol's last step).
+    if ((rv = kt__store_exec(s, "PRAGMA journal_mode=WAL")) != KT_OK ||
+        (rv = kt__store_exec(s, "PRAGMA synchronous=FULL")) != KT_OK ||
+        (rv = kt__store_exec(s, "PRAGMA foreign_keys=ON")) != KT_OK) {
+        return rv;
+    }
+    return store_migrate(s);
+}
+
+kt_err
+kt__store_open(kt__store **sp, const kt_persist_cfg *cfg, char *err,
+               size_t errlen)
+{
+    kt__store *s;
+    kt_err rv;
+
+    if ((s = calloc(1, sizeof(*s))) == NULL) {
+        return KT_ENOMEM;
+    }
+    s->lockfd = -1;
+    s->keep = cfg->keep > 0 ? cfg->keep : KT_PERSIST_DEFAULT_KEEP;
+    s->fs.fault = cfg->fault;
+    s->fs.arg = cfg->fault_arg;
+    s->now_ms = cfg->now_ms;
+    s->clock_arg = cfg->clock_arg;
+    if ((rv = store_dirs(s, cfg)) != KT_OK ||
+        (rv = store_open_db(s)) != KT_OK) {
+        if (err != NULL && errlen > 0) {
+            kt__store_copy(err, errlen, s->msg);
+        }
+        kt__store_close(s);
+        return rv;
+    }
+    s->msg[0] = '\0';
+    *sp = s;
+    return KT_OK;
+}
+
+void
+kt__store_close(kt__store *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    for (int i = 0; i < ST_COUNT; i++) {
+        (void)sqlite3_finalize(s->st[i]);
+    }
+    (void)sqlite3_close(s->db); // harmless on NULL
+    if (s->lockfd >= 0) {
+        (void)close(s->lockfd); // releases the flock
+    }
+    free(s);
 }

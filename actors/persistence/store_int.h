@@ -9,34 +9,34 @@
 #include "persistence/store.h"
 
 typedef enum store_stmt_id {
-  ST_OP_INSERT,
-  ST_OP_GET,
-  ST_OP_STATUS,
-  ST_OP_PROGRESS,
-  ST_CK_INSERT,
-  ST_CK_ART_INSERT,
-  ST_CK_FENCE,
-  ST_CK_SEQS,
-  ST_CK_DELETE,
-  ST_CK_ARTS,
-  ST_CK_EXISTS,
-  ST_COUNT,
+    ST_OP_INSERT,
+    ST_OP_GET,
+    ST_OP_STATUS,
+    ST_OP_PROGRESS,
+    ST_CK_INSERT,
+    ST_CK_ART_INSERT,
+    ST_CK_FENCE,
+    ST_CK_SEQS,
+    ST_CK_DELETE,
+    ST_CK_ARTS,
+    ST_CK_EXISTS,
+    ST_COUNT,
 } store_stmt_id;
 
 struct kt__store {
-  sqlite3 *db;
-  char dir[KT_STORE_PATH_MAX];      // data dir
-  char ckdir[KT_STORE_PATH_MAX];    // data/checkpoints
-  char tmpdir[KT_STORE_PATH_MAX];   // data/checkpoints/.tmp
-  char inflight[KT_STORE_PATH_MAX]; // temp dir of the save in progress
-  uint32_t keep;
-  kt__fsio fs;
-  int64_t (*now_ms)(void *arg);
-  void *clock_arg;
-  int lockfd;
-  uint64_t nonce; // makes temp dir names unique
-  sqlite3_stmt *st[ST_COUNT];
-  char msg[512];
+    sqlite3 *db;
+    char dir[KT_STORE_PATH_MAX];      // data dir
+    char ckdir[KT_STORE_PATH_MAX];    // data/checkpoints
+    char tmpdir[KT_STORE_PATH_MAX];   // data/checkpoints/.tmp
+    char inflight[KT_STORE_PATH_MAX]; // temp dir of the save in progress
+    uint32_t keep;
+    kt__fsio fs;
+    int64_t (*now_ms)(void *arg);
+    void *clock_arg;
+    int lockfd;
+    uint64_t nonce; // makes temp dir names unique
+    sqlite3_stmt *st[ST_COUNT];
+    char msg[512];
 };
 
 // kt__store_fail records a message and returns rv.
@@ -56,15 +56,10 @@ KT_NODISCARD kt_err kt__store_begin(kt__store *s);
 // rolls back, so the caller only has to undo its files.
 KT_NODISCARD kt_err kt__store_commit(kt__store *s);
 void kt__store_rollback(kt__store *s);
-// Name checks: ids are [A-Za-z0-9_.-]{1,128} not starting with '.', so
-// they are safe as directory names.
-bool kt__store_valid_id(const char *id);
-bool kt__store_valid_short(const char *v);
 // Paths: data/checkpoints/<op> and data/checkpoints/<op>/<seq>.
 void kt__store_op_dir(const kt__store *s, const char *op, char *buf);
 void kt__store_ckpt_dir(const kt__store *s, const char *op, uint64_t seq,
                         char *buf);
-void kt__store_copy(char *dst, size_t cap, const char *src);
 // kt__store_fmt: snprintf that may truncate (paths are length-checked at
 // open, ids at validation).
 void kt__store_fmt(char *dst, size_t cap, const char *fmt, ...) KT_PRINTF(3, 4);

@@ -1,0 +1,50 @@
+// persist_int.h: what the persistence actor's files share: its state, the
+// reply helpers and the request handlers (one per message type).
+#ifndef KT_PERSISTENCE_PERSIST_INT_H
+#define KT_PERSISTENCE_PERSIST_INT_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include <kt/actor.h>
+
+#include "persistence/persistence.h"
+#include "persistence/store.h"
+
+typedef struct persist {
+    kt__store *store;
+    kt_actor *self;
+    char data_dir[KT_STORE_PATH_MAX];
+    uint32_t max_age_days;
+    size_t max_request_bytes;
+    uint64_t timer_id;
+} persist;
+
+// persist_send_reply packs m and replies to req with type; logs and drops
+// it when the sender cannot be reached (fire-and-forget requests).
+void kt__persist_reply(persist *p, const kt_msg *req, uint32_t type,
+                       const ProtobufCMessage *m);
+// kt__persist_reply_err replies {status, message} under type: every reply
+// begins with those two fields, so the bytes decode as any reply type.
+void kt__persist_reply_err(persist *p, const kt_msg *req, uint32_t type,
+                           kt_err status, const char *message);
+
+// Handlers: read req (not freed here), reply exactly once.
+void kt__persist_op_create(persist *p, const kt_msg *req);
+void kt__persist_op_transition(persist *p, const kt_msg *req);
+void kt__persist_op_progress(persist *p, const kt_msg *req);
+void kt__persist_op_get(persist *p, const kt_msg *req);
+void kt__persist_op_list(persist *p, const kt_msg *req);
+void kt__persist_worker_upsert(persist *p, const kt_msg *req);
+void kt__persist_worker_remove(persist *p, const kt_msg *req);
+void kt__persist_worker_list(persist *p, const kt_msg *req);
+void kt__persist_ckpt_save(persist *p, const kt_msg *req);
+void kt__persist_ckpt_load(persist *p, const kt_msg *req);
+void kt__persist_ckpt_delete(persist *p, const kt_msg *req);
+void kt__persist_ckpt_stats(persist *p, const kt_msg *req);
+void kt__persist_ckpt_cleanup(persist *p, const kt_msg *req);
+void kt__persist_ckpt_list(persist *p, const kt_msg *req);
+// kt__persist_cleanup runs a cleanup and logs its result.
+kt_err kt__persist_cleanup(persist *p, uint32_t max_age_days,
+                           kt_cleanup_result *out);
+
+#endif // KT_PERSISTENCE_PERSIST_INT_H
