@@ -90,7 +90,7 @@ actor_send_down(kt_actor *a, kt_aid to, kt_err reason, const char *detail)
                     0, 0) != KT_OK) {
         kt_log(KT_LOG_ERR, "actor",
                "event=down_lost actor=%s#%" PRIu64 " reason=\"out of memory\"",
-               a->ops->name, d.aid);
+               kt_actor_name(a), d.aid);
         return;
     }
     ktpb__v1__down__pack(&d, m->body);
@@ -147,7 +147,7 @@ kt__actor_stop(kt_actor *a, kt_err reason, const char *detail)
     kt__watch *w = actor_unregister(a);
     kt_log(reason == KT_OK ? KT_LOG_DEBUG : KT_LOG_WARN, "actor",
            "event=stop actor=%s#%" PRIu64 " reason=\"%s\" detail=\"%s\"",
-           a->ops->name, a->ep.byid.id, kt_strerror(reason), detail);
+           kt_actor_name(a), a->ep.byid.id, kt_strerror(reason), detail);
     if (a->ops->stop != NULL) {
         a->ops->stop(a->state, a);
     }

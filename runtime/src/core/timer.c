@@ -1,6 +1,8 @@
 // Timers and ask deadlines: libevent timers on the actor's loop whose
 // callbacks only queue a message; the bookkeeping happens at dispatch, on
 // the thread that runs the actor's callbacks.
+#include <inttypes.h>
+
 #include <kt/actor.h>
 #include <kt/log.h>
 
@@ -37,8 +39,9 @@ timer_cb(void *arg)
     if (kt__msg_new(&m, t->ask ? KT_MSG_TIMEOUT : KT_MSG_TIMER, 0,
                     t->ask ? 0 : a->ep.byid.id, t->ask ? t->node.id : t->tag,
                     0) != KT_OK) {
-        kt_log(KT_LOG_ERR, "timer", "event=tick_lost actor=%s reason=\"%s\"",
-               a->ops->name, kt_strerror(KT_ENOMEM));
+        kt_log(KT_LOG_ERR, "timer",
+               "event=tick_lost actor=%s#%" PRIu64 " reason=\"%s\"",
+               kt_actor_name(a), a->ep.byid.id, kt_strerror(KT_ENOMEM));
         return;
     }
     m->aux = t->node.id;

@@ -1,0 +1,244 @@
+// Cross-process messages over ipc:// and tcp:// (a forked child runs a
+// second runtime), and malformed frames dropped with a log line.
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
+#include <nng/protocol/pipeline0/push.h>
+
+#include <kt/kt.h>
+
+#include "core/actor.h"
+#include "core/sched.h"
+#include "support/kt_test.h"
+
+TestSuite(runtime_remote, .timeout = 30.0);
+
+typedef struct child {
+    pid_t pid;
+    int ctl; // closing it tells the child to stop
+} child;
+
+// The child: tests/stress/kt_test_peer, a runtime with an "echo" actor
+// listening at url. It writes one byte when ready and stops when its stdin
+// closes. (fork alone is not enough: NNG refuses to run in a forked child
+// of a process that initialised it.)
+static child
+child_start(const char *url)
+{
+    int up[2], down[2];
+    child c;
+    char b;
+
+    cr_assert_eq(pipe(up), 0);
+    cr_assert_eq(pipe(down), 0);
+    c.pid = fork();
+    cr_assert_neq(c.pid, -1);
+    if (c.pid == 0) {
+        dup2(down[0], STDIN_FILENO);
+        dup2(up[1], STDOUT_FILENO);
+        close(up[0]);
+        close(up[1]);
+        close(down[0]);
+        close(down[1]);
+        execl(KT_BINARY_DIR "/tests/stress/kt_test_peer", "kt_test_peer", url,
+              (char *)NULL);
+        _exit(127);
+    }
+    close(up[1]);
+    close(down[0]);
+    struct pollfd p = {.fd = up[0], .events = POLLIN};
+    cr_assert_eq(poll(&p, 1, 10000), 1, "child did not start");
+    cr_assert_eq(read(up[0], &b, 1), 1, "child failed to start");
+    close(up[0]);
+    c.ctl = down[1];
+    return c;
+}
+
+static void
+child_stop(child c)
+{
+    int status = 0;
+
+    close(c.ctl);
+    cr_assert_eq(waitpid(c.pid, &status, 0), c.pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d",
+              status);
+}
+
+static void
+ask_over(const char *url, size_t len)
+{
+    child c = child_start(url);
+    kt_runtime *rt = start_rt(2, 0);
+    char *body = malloc(len);
+    kt_msg *rep = NULL;
+    kt_aid proxy = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        body[i] = (char)('a' + i % 26);
+    }
+    cr_assert_eq(kt_remote_connect(rt, url, "echo", &proxy), KT_OK);
+    // The first ask may wait for the connection; the redial is fast.
+    cr_assert_eq(
+        kt_runtime_ask(rt, proxy, msg_new(T_PING, body, len), 10000, &rep),
+        KT_OK);
+    cr_assert_eq(kt_msg_len(rep), len);
+    cr_assert_eq(memcmp(kt_msg_cbody(rep), body, len), 0);
+    cr_assert_eq(kt_msg_sender(rep), proxy);
+    kt_msg_free(rep);
+    for (int i = 0; i < 100; i++) {
+        cr_assert_eq(
+            kt_runtime_ask(rt, proxy, msg_new(T_PING, body, 8), 5000, &rep),
+            KT_OK);
+        kt_msg_free(rep);
+    }
+    stop_checked(rt);
+    child_stop(c);
+    free(body);
+}
+
+Test(runtime_remote, ask_crosses_processes_over_ipc)
+{
+    char url[64];
+
+    snprintf(url, sizeof(url), "ipc:///tmp/kt-test-%d.ipc", (int)getpid());
+    ask_over(url, 64);
+    unlink(url + strlen("ipc://"));
+}
+
+Test(runtime_remote, ask_crosses_processes_over_tcp_with_4k_body)
+{
+    char url[64];
+
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d",
+             20000 + (int)(getpid() % 20000));
+    ask_over(url, 4096);
+}
+
+// asker actor through a proxy: its ask is answered across the process.
+typedef struct via {
+    kt_aid proxy;
+    uint64_t corr;
+    atomic_long replies;
+} via;
+
+static kt_err
+via_init(void *state, kt_actor *self, const void *cfg)
+{
+    via *v = (via *)(uintptr_t)cfg;
+    kt_msg *m = NULL;
+    kt_err rv;
+
+    memcpy(state, &v, sizeof(v));
+    if ((rv = kt_msg_alloc(&m, T_PING, 0)) != KT_OK) {
+        return rv;
+    }
+    if ((rv = kt_ask(self, v->proxy, m, 10000, &v->corr)) != KT_OK) {
+        kt_msg_free(m);
+    }
+    return rv;
+}
+
+static kt_err
+via_handle(void *state, kt_actor *self, kt_msg *msg)
+{
+    via *v;
+
+    (void)self;
+    memcpy(&v, state, sizeof(v));
+    if (kt_msg_type(msg) == T_PING && kt_msg_corr(msg) == v->corr) {
+        atomic_fetch_add(&v->replies, 1);
+    }
+    kt_msg_free(msg);
+    return KT_OK;
+}
+
+static const kt_actor_ops via_ops = {.name = "via",
+                                     .state_size = sizeof(void *),
+                                     .init = via_init,
+                                     .handle = via_handle};
+
+Test(runtime_remote, actor_ask_through_proxy_is_answered)
+{
+    char url[64];
+    child c;
+    kt_runtime *rt;
+    via v = {0};
+
+    snprintf(url, sizeof(url), "ipc:///tmp/kt-test-via-%d.ipc", (int)getpid());
+    c = child_start(url);
+    rt = start_rt(2, 0);
+    cr_assert_eq(kt_remote_connect(rt, url, "echo", &v.proxy), KT_OK);
+    spawn_ok(rt, &via_ops, &v, NULL);
+    cr_assert(wait_atomic(&v.replies, 1, 10000));
+    stop_checked(rt);
+    child_stop(c);
+    unlink(url + strlen("ipc://"));
+}
+
+Test(runtime_remote, malformed_inproc_frames_are_dropped_with_log)
+{
+    kt_runtime *rt = start_rt(1, 0);
+    atomic_long n = 0;
+    kt_aid c = spawn_ok(rt, &counter_ops, &n, NULL);
+    nng_socket s;
+
+    log_capture_start();
+    cr_assert_eq(nng_push0_open(&s), 0);
+    cr_assert_eq(nng_dial(s, rt->scheds[0]->url, NULL, 0), 0);
+    cr_assert_eq(nng_send(s, (char[]){"tiny"}, 4, 0), 0);
+    char junk[64];
+    memset(junk, 0xab, sizeof(junk));
+    cr_assert_eq(nng_send(s, junk, sizeof(junk), 0), 0);
+    cr_assert(log_wait("reason=\"short frame\"", 5000));
+    cr_assert(log_wait("reason=\"bad frame header\"", 5000));
+    nng_close(s);
+    // The thread goes on delivering.
+    cr_assert_eq(kt_send(NULL, c, msg_new(T_PING, NULL, 0)), KT_OK);
+    cr_assert(wait_atomic(&n, 1, 5000));
+    stop_checked(rt);
+    log_capture_stop();
+}
+
+Test(runtime_remote, malformed_envelopes_are_dropped_with_log)
+{
+    kt_runtime *rt = start_rt(1, 0);
+    kt_aid e = spawn_ok(rt, &echo_ops, NULL, "echo"), proxy;
+    kt_msg *rep = NULL;
+    char url[64];
+    nng_socket s;
+    // An Envelope naming an actor that does not exist (receiver_name "x").
+    const unsigned char noname[] = {0x20, 0x64, 0x32, 0x01, 0x78};
+
+    (void)e;
+    snprintf(url, sizeof(url), "ipc:///tmp/kt-test-bad-%d.ipc", (int)getpid());
+    log_capture_start();
+    cr_assert_eq(kt_runtime_listen(rt, url), KT_OK);
+    cr_assert_eq(nng_pair1_open(&s), 0);
+    cr_assert_eq(nng_dial(s, url, NULL, 0), 0);
+    cr_assert_eq(nng_send(s, (char[]){"\xff\xff\xff\xff\xff"}, 5, 0), 0);
+    cr_assert(log_wait("reason=\"malformed envelope\"", 5000));
+    cr_assert_eq(nng_send(s, (char[]){""}, 0, 0),
+                 0); // decodes, but type 0, no name
+    cr_assert(log_wait("reason=\"bad envelope fields\"", 5000));
+    cr_assert_eq(nng_send(s, (void *)(uintptr_t)noname, sizeof(noname), 0), 0);
+    cr_assert(log_wait("event=drop actor=x#0 type=100", 5000));
+    nng_close(s);
+    // A good peer still gets answers on the same listener.
+    cr_assert_eq(kt_remote_connect(rt, url, "echo", &proxy), KT_OK);
+    cr_assert_eq(
+        kt_runtime_ask(rt, proxy, msg_new(T_PING, "z", 1), 10000, &rep), KT_OK);
+    kt_msg_free(rep);
+    stop_checked(rt);
+    log_capture_stop();
+    unlink(url + strlen("ipc://"));
+}
