@@ -98,7 +98,8 @@ kt_sha256(const void *data, size_t len, uint8_t out[32])
 // ---- the in-memory model ----
 
 KT_PRINTF(4, 5)
-kt_err kt__model_fail(kt_err rv, char *err, size_t errlen, const char *fmt, ...)
+kt_err
+kt__model_fail(kt_err rv, char *err, size_t errlen, const char *fmt, ...)
 {
     if (errlen > 0) {
         va_list ap;

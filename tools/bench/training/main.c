@@ -98,8 +98,8 @@ main(int argc, char **argv)
         sec[e] = now() - t0;
     }
     qsort(sec, (size_t)epochs, sizeof(double), cmp_double);
-    printf("%.6f %s %.4f\n", sec[0],
-           kt_vec_level_name(kt_vec_level_get()), st.val_accuracy);
+    printf("%.6f %s %.4f\n", sec[0], kt_vec_level_name(kt_vec_level_get()),
+           st.val_accuracy);
     kt_trainer_free(t);
     free(f.x);
     free(y);
