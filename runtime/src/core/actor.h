@@ -86,7 +86,8 @@ void kt__timers_fire(kt_actor *a, kt_msg *m, bool *dropp);
 void kt__timers_clear(kt_actor *a);
 kt_err kt__ask_arm(kt_actor *a, uint64_t corr, uint32_t ms);
 void kt__ask_disarm(kt_actor *a, uint64_t corr);
-// Remote endpoints (remote.c), when the runtime stops.
-void kt__remote_close_all(kt_runtime *rt);
+// kt__runtime_find returns the runtime where `to` lives (runtime.c), for
+// sends without an actor: ids are unique across a process's runtimes.
+kt_err kt__runtime_find(kt_aid to, kt_runtime **rtp);
 
 #endif // KT_CORE_ACTOR_H

@@ -1,5 +1,7 @@
 // kt_remote_connect: a proxy actor that forwards its mail to a named actor
 // in another runtime and hands what comes back to the local receivers.
+// Sends never block its thread: when the connection cannot take more, mail
+// waits in a bounded queue flushed when the socket is writable again.
 #include <inttypes.h>
 #include <string.h>
 
@@ -8,7 +10,9 @@
 
 #include "base/alloc.h"
 #include "core/actor.h"
+#include "core/inbox.h"
 #include "core/msg.h"
+#include "core/remote.h"
 #include "core/sched.h"
 #include "io/loop.h"
 #include "io/net.h"
@@ -21,37 +25,92 @@ typedef struct proxy_cfg {
 typedef struct proxy {
     kt_actor *self;
     kt__sock *sock;
-    kt__ev *ev;
+    kt__inbox in;
+    kt__ev *tx;              // socket writable again, armed while pending
+    kt_msg *pend, *pend_end; // waiting for the connection
+    size_t npend;
     char *name; // the remote actor's registered name
 } proxy;
 
-// On the proxy's scheduler thread: messages for local actors.
-static void
-proxy_rx_cb(void *arg)
+// Replies and messages from the far side, for local actors.
+static kt_err
+proxy_deliver(void *arg, kt_msg *m, kt__addr *to)
 {
     proxy *p = arg;
-    kt_runtime *rt = kt_actor_runtime(p->self);
-    kt__addr to;
-    kt_msg *m;
 
-    for (int i = 0; i < 1024; i++) {
-        kt_err err = kt__net_recv(p->sock, &m, &to);
-        if (err == KT_EAGAIN) {
-            break;
+    if (to->receiver == 0) {
+        kt_log(KT_LOG_NOTICE, "remote",
+               "event=drop actor=remote#%" PRIu64 " reason=\"no receiver\"",
+               kt_self(p->self));
+        kt_msg_free(m);
+        return KT_EPROTO;
+    }
+    return kt__remote_deliver(kt_actor_runtime(p->self), kt_self(p->self), m,
+                              to);
+}
+
+static void
+proxy_drop(proxy *p, kt_msg *m, kt_err why)
+{
+    kt_log(KT_LOG_NOTICE, "remote",
+           "event=drop actor=remote#%" PRIu64 " name=%s type=%u "
+           "reason=\"%s\"",
+           kt_self(p->self), p->name, m->type, kt_strerror(why));
+    kt_msg_free(m);
+}
+
+static void
+proxy_tx_cb(void *arg)
+{
+    proxy *p = arg;
+    kt_msg *m;
+    kt_err err;
+
+    while ((m = p->pend) != NULL) {
+        if ((err = kt__net_send(p->sock, m, 0, p->name, 0)) == KT_EAGAIN) {
+            return; // still full: wait for the next writable signal
         }
-        if (err != KT_OK) {
-            continue; // malformed: logged by net.c
+        if ((p->pend = m->next) == NULL) {
+            p->pend_end = NULL;
         }
-        if (to.receiver == 0 ||
-            (err = kt__send(rt, kt_self(p->self), to.receiver, m)) != KT_OK) {
-            kt_log(KT_LOG_NOTICE, "remote",
-                   "event=drop actor=remote#%" PRIu64 " to=#%" PRIu64
-                   " type=%u reason=\"%s\"",
-                   kt_self(p->self), to.receiver, m->type,
-                   kt_strerror(to.receiver == 0 ? KT_EPROTO : err));
+        p->npend--;
+        if (err == KT_OK) {
             kt_msg_free(m);
+        } else {
+            proxy_drop(p, m, err);
         }
     }
+    kt__ev_stop(p->tx);
+}
+
+static kt_err
+proxy_handle(void *state, kt_actor *self, kt_msg *msg)
+{
+    proxy *p = state;
+    kt_err err = KT_EAGAIN;
+
+    (void)self;
+    if (p->pend == NULL &&
+        (err = kt__net_send(p->sock, msg, 0, p->name, 0)) == KT_OK) {
+        kt_msg_free(msg);
+        return KT_OK;
+    }
+    if (err != KT_EAGAIN || p->npend >= p->self->rt->mailbox_limit) {
+        proxy_drop(p, msg, err); // connection down for long, or broken
+        return KT_OK;
+    }
+    msg->next = NULL;
+    if (p->pend == NULL) {
+        p->pend = msg;
+        if (kt__ev_start(p->tx, 0) != KT_OK) {
+            kt__ev_activate(p->tx);
+        }
+    } else {
+        p->pend_end->next = msg;
+    }
+    p->pend_end = msg;
+    p->npend++;
+    return KT_OK;
 }
 
 static kt_err
@@ -69,41 +128,25 @@ proxy_init(void *state, kt_actor *self, const void *cfg)
     if ((err = kt__net_peer_dial(&p->sock, c->url)) != KT_OK) {
         goto free_name;
     }
-    if ((err = kt__ev_alloc(self->sched->loop, kt__net_fd(p->sock), true,
-                            proxy_rx_cb, p, &p->ev)) != KT_OK) {
+    if ((err = kt__ev_alloc(self->sched->loop, kt__net_send_fd(p->sock), true,
+                            proxy_tx_cb, p, &p->tx)) != KT_OK) {
         goto close_sock;
     }
-    if ((err = kt__ev_start(p->ev, 0)) != KT_OK) {
-        goto free_ev;
+    if ((err = kt__inbox_start(&p->in, self->sched->loop, p->sock,
+                               proxy_deliver, p)) != KT_OK) {
+        goto free_tx;
     }
     kt_log(KT_LOG_INFO, "remote",
            "event=connect actor=remote#%" PRIu64 " url=%s name=%s",
            kt_self(self), c->url, c->name);
     return KT_OK;
-free_ev:
-    kt__ev_free(p->ev);
+free_tx:
+    kt__ev_free(p->tx);
 close_sock:
     kt__net_close(p->sock);
 free_name:
     kt__strfree(p->name);
     return err;
-}
-
-static kt_err
-proxy_handle(void *state, kt_actor *self, kt_msg *msg)
-{
-    proxy *p = state;
-    kt_err err = kt__net_send(p->sock, msg, 0, p->name, 0);
-
-    if (err != KT_OK) {
-        // Connection down or buffers full: an ask will time out.
-        kt_log(KT_LOG_NOTICE, "remote",
-               "event=drop actor=remote#%" PRIu64 " name=%s type=%u "
-               "reason=\"%s\"",
-               kt_self(self), p->name, msg->type, kt_strerror(err));
-    }
-    kt_msg_free(msg);
-    return KT_OK;
 }
 
 static void
@@ -112,10 +155,16 @@ proxy_stop(void *state, kt_actor *self)
     proxy *p = state;
 
     (void)self;
-    kt__ev_free(p->ev);
-    p->ev = NULL;
+    kt__inbox_stop(&p->in);
+    kt__ev_free(p->tx);
+    p->tx = NULL;
     kt__net_close(p->sock);
     p->sock = NULL;
+    while (p->pend != NULL) {
+        kt_msg *m = p->pend;
+        p->pend = m->next;
+        kt_msg_free(m);
+    }
 }
 
 static void

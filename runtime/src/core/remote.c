@@ -3,6 +3,8 @@
 // A sender on the far side of a connection appears locally as a "stub"
 // endpoint, so replies and any later message route back through the
 // connection it came from.
+#include "core/remote.h"
+
 #include <inttypes.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@
 
 #include "base/alloc.h"
 #include "core/actor.h"
+#include "core/inbox.h"
 #include "core/msg.h"
 #include "core/sched.h"
 #include "io/loop.h"
@@ -21,7 +24,7 @@ typedef struct stub stub;
 struct kt__remote {
     kt_runtime *rt;
     kt__sock *sock;
-    kt__ev *ev; // input watch, on the first scheduler's loop
+    kt__inbox in; // input, on the first scheduler's loop
     pthread_mutex_t mtx;
     stub *stubs;
     kt__remote *next;
@@ -114,12 +117,13 @@ remote_pipe_gone(void *arg, uint32_t pipe)
     pthread_mutex_unlock(&l->mtx);
 }
 
-static void
-remote_deliver(kt_runtime *rt, kt_msg *m, const kt__addr *to)
+kt_err
+kt__remote_deliver(kt_runtime *rt, kt_aid from, kt_msg *m, const kt__addr *to)
 {
     kt_err err = KT_ENOENT;
     kt__ep *ep;
 
+    m->sender = from;
     kt__reg_rdlock(&rt->reg);
     ep = to->receiver != 0 ? kt__reg_find(&rt->reg, to->receiver)
                            : kt__reg_find_name(&rt->reg, to->name);
@@ -127,42 +131,33 @@ remote_deliver(kt_runtime *rt, kt_msg *m, const kt__addr *to)
         err = ep->ops->deliver(ep, m);
     }
     kt__reg_unlock(&rt->reg);
-    if (err != KT_OK) {
+    if (err != KT_OK && err != KT_EAGAIN) {
         kt_log(KT_LOG_NOTICE, "remote",
                "event=drop actor=%s#%" PRIu64 " type=%u reason=\"%s\"",
                to->name[0] != '\0' ? to->name : "-", to->receiver, m->type,
                kt_strerror(err));
         kt_msg_free(m);
     }
+    return err;
 }
 
-static void
-listener_rx_cb(void *arg)
+static kt_err
+listener_deliver(void *arg, kt_msg *m, kt__addr *to)
 {
     kt__remote *l = arg;
-    kt__addr to;
-    kt_msg *m;
 
-    for (int i = 0; i < 1024; i++) {
-        kt_err err = kt__net_recv(l->sock, &m, &to);
-        if (err == KT_EAGAIN) {
-            break;
-        }
-        if (err != KT_OK) {
-            continue; // malformed: logged by net.c
-        }
-        m->sender = m->sender != 0 ? stub_get(l, to.pipe, m->sender) : 0;
-        remote_deliver(l->rt, m, &to);
+    if (!to->mapped) { // once per message, not per retry
+        m->sender = m->sender != 0 ? stub_get(l, to->pipe, m->sender) : 0;
+        to->mapped = true;
     }
+    return kt__remote_deliver(l->rt, m->sender, m, to);
 }
 
 static void
 remote_free(kt__remote *l)
 {
-    kt__ev_free(l->ev);
-    if (l->sock != NULL) {
-        kt__net_close(l->sock);
-    } // runs remote_pipe_gone for open connections
+    kt__inbox_stop(&l->in);
+    kt__net_close(l->sock); // runs remote_pipe_gone for open connections
     while (l->stubs != NULL) {
         stub *s = l->stubs;
         l->stubs = s->next;
@@ -191,9 +186,8 @@ kt_runtime_listen(kt_runtime *rt, const char *url)
     if (err == KT_OK &&
         (err = kt__net_peer_listen(&l->sock, url, remote_pipe_gone, l)) ==
             KT_OK &&
-        (err = kt__ev_alloc(rt->scheds[0]->loop, kt__net_fd(l->sock), true,
-                            listener_rx_cb, l, &l->ev)) == KT_OK &&
-        (err = kt__ev_start(l->ev, 0)) == KT_OK) {
+        (err = kt__inbox_start(&l->in, rt->scheds[0]->loop, l->sock,
+                               listener_deliver, l)) == KT_OK) {
         l->next = rt->remotes;
         rt->remotes = l;
     }

@@ -8,9 +8,8 @@
 
 #include "base/alloc.h"
 #include "core/actor.h"
+#include "core/remote.h"
 #include "core/sched.h"
-
-kt_err kt__runtime_find(kt_aid to, kt_runtime **rtp);
 
 static atomic_uint_fast64_t next_id = 1;
 static pthread_mutex_t rt_list_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -22,8 +21,6 @@ kt__next_id(void)
     return atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
 }
 
-// kt__runtime_find returns the runtime where `to` lives, for sends without
-// an actor (ids are unique across the process's runtimes).
 kt_err
 kt__runtime_find(kt_aid to, kt_runtime **rtp)
 {

@@ -8,8 +8,6 @@
 #include "core/msg.h"
 #include "core/sched.h"
 
-kt_err kt__runtime_find(kt_aid to, kt_runtime **rtp); // runtime.c
-
 kt_err
 kt__send(kt_runtime *rt, kt_aid from, kt_aid to, kt_msg *msg)
 {

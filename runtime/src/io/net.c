@@ -33,6 +33,7 @@ struct kt__sock {
     nng_socket tx; // sends (the push socket, or rx for peers)
     bool peer;     // Envelope framing
     int fd;
+    int send_fd;
     kt__pipe_gone_cb gone;
     void *gone_arg;
 };
@@ -69,6 +70,7 @@ net_sock_alloc(kt__sock **sp, bool peer)
         return KT_ENOMEM;
     }
     s->peer = peer;
+    s->send_fd = -1;
     *sp = s;
     return KT_OK;
 }
@@ -149,7 +151,8 @@ net_peer_open(kt__sock **sp, const char *url, bool listen,
     } else if ((rv = nng_dial(s->rx, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
         goto close_sock;
     }
-    if ((rv = nng_socket_get_int(s->rx, NNG_OPT_RECVFD, &s->fd)) != 0) {
+    if ((rv = nng_socket_get_int(s->rx, NNG_OPT_RECVFD, &s->fd)) != 0 ||
+        (rv = nng_socket_get_int(s->rx, NNG_OPT_SENDFD, &s->send_fd)) != 0) {
         goto close_sock;
     }
     *sp = s;
@@ -178,6 +181,12 @@ int
 kt__net_fd(const kt__sock *s)
 {
     return s->fd;
+}
+
+int
+kt__net_send_fd(const kt__sock *s)
+{
+    return s->send_fd;
 }
 
 void
@@ -329,6 +338,7 @@ kt__net_recv(kt__sock *s, kt_msg **msgp, kt__addr *to)
     if ((rv = nng_recvmsg(s->rx, &nm, NNG_FLAG_NONBLOCK)) != 0) {
         return rv == NNG_EAGAIN ? KT_EAGAIN : net_err(rv, "recv", NULL);
     }
+    to->mapped = false;
     if (s->peer) {
         to->pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(nm));
         err = net_unpack_env(nng_msg_body(nm), nng_msg_len(nm), msgp, to);

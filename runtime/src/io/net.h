@@ -4,6 +4,7 @@
 #ifndef KT_IO_NET_H
 #define KT_IO_NET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <kt/err.h>
@@ -18,6 +19,7 @@ typedef struct kt__sock kt__sock;
 typedef struct kt__addr {
     kt_aid receiver;
     uint32_t pipe;
+    bool mapped; // for the receiver's use; kt__net_recv clears it
     char name[KT__NAME_MAX + 1];
 } kt__addr;
 
@@ -34,6 +36,9 @@ kt_err kt__net_peer_listen(kt__sock **sp, const char *url,
 kt_err kt__net_peer_dial(kt__sock **sp, const char *url);
 // kt__net_fd: a descriptor that polls readable while a message waits.
 int kt__net_fd(const kt__sock *s);
+// kt__net_send_fd: a descriptor that polls readable while a send would not
+// fail with KT_EAGAIN (peer sockets only; -1 otherwise).
+int kt__net_send_fd(const kt__sock *s);
 void kt__net_close(kt__sock *s);
 
 // kt__net_send copies msg into a frame for receiver (or rname when receiver
