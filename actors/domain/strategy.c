@@ -72,8 +72,9 @@ typedef struct ybuild {
 static kt_err
 yfail(ybuild *b, const yaml_event_t *ev, const char *what)
 {
-    kt__errf(b->err, b->errlen, "%s:%lu: %s", b->file,
-             (unsigned long)ev->start_mark.line + 1, what);
+    kt__errf(b->err, b->errlen, "%s:%lu:%lu: %s", b->file,
+             (unsigned long)ev->start_mark.line + 1,
+             (unsigned long)ev->start_mark.column + 1, what);
     return KT_EINVAL;
 }
 
