@@ -23,8 +23,8 @@ typedef struct persist {
 // it when the sender cannot be reached (fire-and-forget requests).
 void kt__persist_reply(persist *p, const kt_msg *req, uint32_t type,
                        const ProtobufCMessage *m);
-// kt__persist_reply_err replies {status, message} under type: every reply
-// begins with those two fields, so the bytes decode as any reply type.
+// kt__persist_reply_err replies a ReplyHead {status, message} under type:
+// every reply begins with those two fields, so it decodes as any reply.
 void kt__persist_reply_err(persist *p, const kt_msg *req, uint32_t type,
                            kt_err status, const char *message);
 

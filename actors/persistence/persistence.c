@@ -90,13 +90,27 @@ void
 kt__persist_reply_err(persist *p, const kt_msg *req, uint32_t type,
                       kt_err status, const char *message)
 {
-    Ktpb__V1__ErrorReply r;
+    Ktpb__V1__ReplyHead r;
 
-    ktpb__v1__error_reply__init(&r);
-
+    ktpb__v1__reply_head__init(&r);
     r.status = (int32_t)status;
     r.message = (char *)(uintptr_t)message; // packed, never modified
     kt__persist_reply(p, req, type, &r.base);
+}
+
+static void
+persist_reply_unknown(persist *p, const kt_msg *req)
+{
+    Ktpb__V1__ErrorReply r;
+    char why[64];
+
+    ktpb__v1__error_reply__init(&r);
+    (void)snprintf(why, sizeof(why), "unknown request type %u",
+                   kt_msg_type(req));
+    r.status = KT_EPROTO;
+    r.message = why;
+    r.request_type = kt_msg_type(req);
+    kt__persist_reply(p, req, KT_PERSIST_ERROR_REPLY, &r.base);
 }
 
 static kt_err
@@ -188,8 +202,7 @@ persist_handle(void *state, kt_actor *self, kt_msg *msg)
     } else if (type < KT_MSG_USER) {
         // Other system messages (downs, stray timeouts): nothing to do.
     } else if ((r = persist_route_of(type)) == NULL) {
-        (void)snprintf(why, sizeof(why), "unknown request type %u", type);
-        kt__persist_reply_err(p, msg, KT_PERSIST_ERROR_REPLY, KT_EPROTO, why);
+        persist_reply_unknown(p, msg);
     } else if (kt_msg_len(msg) > p->max_request_bytes) {
         (void)snprintf(why, sizeof(why), "request of %zu bytes exceeds %zu",
                        kt_msg_len(msg), p->max_request_bytes);

@@ -23,38 +23,156 @@ sha_ror(uint32_t x, unsigned n)
     return (x >> n) | (x << (32 - n));
 }
 
-static void
-sha_block(kt_sha256 *c, const uint8_t *p)
-{
-    uint32_t w[64], v[8], t1, t2;
+#define SHA_ROUND(a, b, c, d, e, f, g, h, i)                                  \
+    do {                                                                      \
+        uint32_t t1 = h + (sha_ror(e, 6) ^ sha_ror(e, 11) ^ sha_ror(e, 25)) + \
+                      ((e & f) ^ (~e & g)) + sha_k[i] + w[i];                 \
+        uint32_t t2 = (sha_ror(a, 2) ^ sha_ror(a, 13) ^ sha_ror(a, 22)) +     \
+                      ((a & b) ^ (a & c) ^ (b & c));                          \
+        d += t1;                                                              \
+        h = t1 + t2;                                                          \
+    } while (0)
 
-    for (int i = 0; i < 16; i++) {
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+// sha_blocks_c: the portable compression function over n 64-byte blocks.
+static void
+sha_blocks_c(uint32_t *hs, const uint8_t *p, size_t n)
+{
+    uint32_t w[64];
+
+    for (; n > 0; n--, p += 64) {
+        for (int i = 0; i < 16; i++) {
+            w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+                   (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+        }
+        for (int i = 16; i < 64; i++) {
+            uint32_t s0 = sha_ror(w[i - 15], 7) ^ sha_ror(w[i - 15], 18) ^
+                          (w[i - 15] >> 3);
+            uint32_t s1 = sha_ror(w[i - 2], 17) ^ sha_ror(w[i - 2], 19) ^
+                          (w[i - 2] >> 10);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        uint32_t a = hs[0], b = hs[1], c = hs[2], d = hs[3], e = hs[4],
+                 f = hs[5], g = hs[6], h = hs[7];
+        for (int i = 0; i < 64; i += 8) {
+            SHA_ROUND(a, b, c, d, e, f, g, h, i);
+            SHA_ROUND(h, a, b, c, d, e, f, g, i + 1);
+            SHA_ROUND(g, h, a, b, c, d, e, f, i + 2);
+            SHA_ROUND(f, g, h, a, b, c, d, e, i + 3);
+            SHA_ROUND(e, f, g, h, a, b, c, d, i + 4);
+            SHA_ROUND(d, e, f, g, h, a, b, c, i + 5);
+            SHA_ROUND(c, d, e, f, g, h, a, b, i + 6);
+            SHA_ROUND(b, c, d, e, f, g, h, a, i + 7);
+        }
+        hs[0] += a;
+        hs[1] += b;
+        hs[2] += c;
+        hs[3] += d;
+        hs[4] += e;
+        hs[5] += f;
+        hs[6] += g;
+        hs[7] += h;
     }
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 =
-            sha_ror(w[i - 15], 7) ^ sha_ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 =
-            sha_ror(w[i - 2], 17) ^ sha_ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+// sha_blocks_ni: the same function with the x86 SHA extensions (about 20x
+// faster); the state is kept in the ABEF/CDGH order the instructions use.
+__attribute__((target("sha,sse4.1"))) static void
+sha_blocks_ni(uint32_t *hs, const uint8_t *p, size_t n)
+{
+    const __m128i mask =
+        _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i tmp = _mm_loadu_si128((const __m128i *)(const void *)&hs[0]);
+    __m128i s1 = _mm_loadu_si128((const __m128i *)(const void *)&hs[4]);
+    __m128i s0, w[4], msg, abef, cdgh;
+
+    tmp = _mm_shuffle_epi32(tmp, 0xB1);  // CDAB
+    s1 = _mm_shuffle_epi32(s1, 0x1B);    // EFGH
+    s0 = _mm_alignr_epi8(tmp, s1, 8);    // ABEF
+    s1 = _mm_blend_epi16(s1, tmp, 0xF0); // CDGH
+    for (; n > 0; n--, p += 64) {
+        abef = s0;
+        cdgh = s1;
+        for (int i = 0; i < 16; i++) {
+            __m128i *wi = &w[i & 3];
+            if (i < 4) {
+                *wi = _mm_shuffle_epi8(
+                    _mm_loadu_si128(
+                        (const __m128i *)(const void *)(p + 16 * i)),
+                    mask);
+            } else {
+                // w[i] = msg2(msg1(w[i-4], w[i-3]) + w[i-1:i-2]>>4, w[i-1])
+                __m128i t = _mm_sha256msg1_epu32(*wi, w[(i - 3) & 3]);
+                t = _mm_add_epi32(
+                    t, _mm_alignr_epi8(w[(i - 1) & 3], w[(i - 2) & 3], 4));
+                *wi = _mm_sha256msg2_epu32(t, w[(i - 1) & 3]);
+            }
+            msg = _mm_add_epi32(
+                *wi,
+                _mm_loadu_si128((const __m128i *)(const void *)&sha_k[4 * i]));
+            s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
+            msg = _mm_shuffle_epi32(msg, 0x0E);
+            s0 = _mm_sha256rnds2_epu32(s0, s1, msg);
+        }
+        s0 = _mm_add_epi32(s0, abef);
+        s1 = _mm_add_epi32(s1, cdgh);
     }
-    memcpy(v, c->h, sizeof(v));
-    for (int i = 0; i < 64; i++) {
-        uint32_t e = v[4], a = v[0];
-        uint32_t s1 = sha_ror(e, 6) ^ sha_ror(e, 11) ^ sha_ror(e, 25);
-        uint32_t ch = (e & v[5]) ^ (~e & v[6]);
-        uint32_t s0 = sha_ror(a, 2) ^ sha_ror(a, 13) ^ sha_ror(a, 22);
-        uint32_t maj = (a & v[1]) ^ (a & v[2]) ^ (v[1] & v[2]);
-        t1 = v[7] + s1 + ch + sha_k[i] + w[i];
-        t2 = s0 + maj;
-        memmove(&v[1], &v[0], 7 * sizeof(v[0]));
-        v[4] += t1;
-        v[0] = t1 + t2;
+    tmp = _mm_shuffle_epi32(s0, 0x1B);   // FEBA
+    s1 = _mm_shuffle_epi32(s1, 0xB1);    // DCHG
+    s0 = _mm_blend_epi16(tmp, s1, 0xF0); // DCBA
+    s1 = _mm_alignr_epi8(s1, tmp, 8);    // HGFE
+    _mm_storeu_si128((__m128i *)(void *)&hs[0], s0);
+    _mm_storeu_si128((__m128i *)(void *)&hs[4], s1);
+}
+
+static bool
+sha_cpu_has_ni(void)
+{
+    unsigned a, b, c, d;
+
+    if (!__get_cpuid(1, &a, &b, &c, &d) || (c & bit_SSE4_1) == 0 ||
+        (c & bit_SSSE3) == 0) {
+        return false;
     }
-    for (int i = 0; i < 8; i++) {
-        c->h[i] += v[i];
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA) != 0;
+}
+#else
+static bool
+sha_cpu_has_ni(void)
+{
+    return false;
+}
+#endif
+
+static int sha_mode = -1; // -1 unknown, 0 portable, 1 SHA extensions
+
+bool
+kt__sha256_hw(int want)
+{
+    bool have = sha_cpu_has_ni();
+
+    if (want >= 0) {
+        sha_mode = want > 0 && have ? 1 : 0;
     }
+    return have;
+}
+
+static void
+sha_blocks(uint32_t *hs, const uint8_t *p, size_t n)
+{
+    if (sha_mode < 0) {
+        sha_mode = sha_cpu_has_ni() ? 1 : 0; // benign race: same answer
+    }
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (sha_mode == 1) {
+        sha_blocks_ni(hs, p, n);
+        return;
+    }
+#endif
+    sha_blocks_c(hs, p, n);
 }
 
 void
@@ -83,11 +201,13 @@ kt__sha256_update(kt_sha256 *c, const void *data, size_t len)
         if (c->nbuf < 64) {
             return;
         }
-        sha_block(c, c->buf);
+        sha_blocks(c->h, c->buf, 1);
         c->nbuf = 0;
     }
-    for (; len >= 64; p += 64, len -= 64) {
-        sha_block(c, p);
+    if (len >= 64) {
+        sha_blocks(c->h, p, len / 64);
+        p += len - len % 64;
+        len %= 64;
     }
     memcpy(c->buf, p, len);
     c->nbuf = len;

@@ -3,6 +3,7 @@
 #ifndef KT_PERSISTENCE_SHA256_H
 #define KT_PERSISTENCE_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,10 @@ void kt__sha256_update(kt_sha256 *c, const void *data, size_t len);
 void kt__sha256_final(kt_sha256 *c, uint8_t out[KT_SHA256_LEN]);
 // kt__sha256: one-shot hash of data[len].
 void kt__sha256(const void *data, size_t len, uint8_t out[KT_SHA256_LEN]);
+// kt__sha256_hw reports whether the CPU has the x86 SHA extensions and, for
+// want >= 0, selects them (1) or the portable code (0) process-wide (tests
+// compare both). want < 0 only asks.
+bool kt__sha256_hw(int want);
 // kt__sha256_hex writes the 64 lowercase hex digits plus NUL into hex[65].
 void kt__sha256_hex(const uint8_t d[KT_SHA256_LEN], char hex[65]);
 

@@ -328,6 +328,30 @@ kt__store_schema_version(kt__store *s)
     return v;
 }
 
+kt_err
+kt__store_check(kt__store *s)
+{
+    sqlite3_stmt *st = NULL;
+    kt_err rv;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        return kt__store_dberr(s, rc, "checking integrity");
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rv = kt__store_dberr(s, rc, "checking integrity");
+    } else if (strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
+        rv = kt__store_fail(s, KT_ECORRUPT, "integrity_check: %s",
+                            (const char *)sqlite3_column_text(st, 0));
+    } else {
+        rv = KT_OK;
+    }
+    (void)sqlite3_finalize(st);
+    return rv;
+}
+
 static kt_err
 store_dirs(kt__store *s, const kt_persist_cfg *cfg)
 {

@@ -164,6 +164,8 @@ void kt__store_close(kt__store *s);
 const char *kt__store_errmsg(const kt__store *s);
 int64_t kt__store_now(const kt__store *s);
 int kt__store_schema_version(kt__store *s);
+// kt__store_check runs PRAGMA integrity_check: KT_OK, KT_ECORRUPT or KT_EDB.
+KT_NODISCARD kt_err kt__store_check(kt__store *s);
 
 // Operations. Errors carry a message (kt__store_errmsg): KT_EINVAL bad id
 // or type, KT_ESTATE duplicate id or illegal transition, KT_ENOENT unknown

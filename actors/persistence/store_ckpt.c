@@ -11,6 +11,8 @@
 #include "persistence/store.h"
 #include "persistence/store_int.h"
 
+#define CKPT_PRUNE_MAX 64 // per save; more are pruned by the next saves
+
 static const char *const ckpt_type_names[] = {
     [KT_CKPT_PERIODIC] = "periodic",
     [KT_CKPT_CANCELLATION] = "cancellation",
@@ -260,38 +262,31 @@ ckpt_insert_row(kt__store *s, const kt_ckpt_event *e, uint8_t (*hashes)[32],
     return ckpt_raise_attempt(s, e);
 }
 
-// ckpt_prune deletes every checkpoint of op beyond the newest keep: rows in
-// one transaction, then their directories. Failures leave orphans that the
-// cleanup sweep removes; the new checkpoint is durable either way.
+// ckpt_prune_rows, inside the save's transaction, deletes the rows of
+// every checkpoint of op beyond the newest keep (the new one included), so
+// they go exactly when the new one becomes durable; old[] gets their seqs
+// for the directories, removed after the commit.
 static kt_err
-ckpt_prune(kt__store *s, const char *op)
+ckpt_prune_rows(kt__store *s, const char *op, uint64_t *old, size_t *nold)
 {
-    uint64_t old[64];
-    size_t nold = 0, n = 0;
-    char dir[KT_STORE_PATH_MAX];
     sqlite3_stmt *st;
+    size_t n = 0;
     kt_err rv;
+    int rc;
 
+    *nold = 0;
     if ((rv = kt__store_stmt(s, ST_CK_SEQS, &st)) != KT_OK) {
         return rv;
     }
     (void)sqlite3_bind_text(st, 1, op, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(st) == SQLITE_ROW && nold < 64) {
+    while (sqlite3_step(st) == SQLITE_ROW && *nold < CKPT_PRUNE_MAX) {
         if (n++ >= s->keep) {
-            old[nold++] = (uint64_t)sqlite3_column_int64(st, 0);
+            old[(*nold)++] = (uint64_t)sqlite3_column_int64(st, 0);
         }
     }
     (void)sqlite3_reset(st);
-    if (nold == 0) {
-        return KT_OK;
-    }
-    if ((rv = kt__store_begin(s)) != KT_OK) {
-        return rv;
-    }
-    for (size_t i = 0; i < nold; i++) {
-        int rc;
+    for (size_t i = 0; i < *nold; i++) {
         if ((rv = kt__store_stmt(s, ST_CK_DELETE, &st)) != KT_OK) {
-            kt__store_rollback(s);
             return rv;
         }
         (void)sqlite3_bind_text(st, 1, op, -1, SQLITE_TRANSIENT);
@@ -299,18 +294,26 @@ ckpt_prune(kt__store *s, const char *op)
         rc = sqlite3_step(st);
         (void)sqlite3_reset(st);
         if (rc != SQLITE_DONE) {
-            kt__store_rollback(s);
             return kt__store_dberr(s, rc, "pruning checkpoints");
         }
     }
-    if ((rv = kt__store_commit(s)) != KT_OK) {
-        return rv;
-    }
+    return KT_OK;
+}
+
+// ckpt_prune_dirs removes the pruned checkpoints' directories; a failure
+// leaves orphans that the cleanup sweep removes.
+static void
+ckpt_prune_dirs(kt__store *s, const char *op, const uint64_t *old, size_t nold)
+{
+    char dir[KT_STORE_PATH_MAX];
+
     for (size_t i = 0; i < nold; i++) {
         kt__store_ckpt_dir(s, op, old[i], dir);
-        (void)kt__fsio_rm_rf(&s->fs, dir);
+        if (kt__fsio_rm_rf(&s->fs, dir) != KT_OK) {
+            kt__store_copy(s->msg, sizeof(s->msg),
+                           "saved; older checkpoints left for cleanup");
+        }
     }
-    return KT_OK;
 }
 
 static uint64_t
@@ -329,6 +332,8 @@ kt__store_ckpt_save(kt__store *s, const kt_ckpt_event *e)
 {
     char final[KT_STORE_PATH_MAX];
     uint8_t(*hashes)[32] = NULL;
+    uint64_t old[CKPT_PRUNE_MAX];
+    size_t nold = 0;
     bool dup = false;
     kt_err rv;
 
@@ -353,6 +358,7 @@ kt__store_ckpt_save(kt__store *s, const kt_ckpt_event *e)
     }
     if ((rv = kt__store_begin(s)) != KT_OK ||
         (rv = ckpt_insert_row(s, e, hashes, ckpt_arts_size(e))) != KT_OK ||
+        (rv = ckpt_prune_rows(s, e->op_id, old, &nold)) != KT_OK ||
         (rv = kt__store_commit(s)) != KT_OK) {
         kt__store_rollback(s);
         if (e->nartifacts > 0) {
@@ -364,10 +370,7 @@ kt__store_ckpt_save(kt__store *s, const kt_ckpt_event *e)
         goto out;
     }
     s->msg[0] = '\0';
-    if (ckpt_prune(s, e->op_id) != KT_OK) {
-        kt__store_copy(s->msg, sizeof(s->msg),
-                       "saved; older checkpoints left for cleanup");
-    }
+    ckpt_prune_dirs(s, e->op_id, old, nold);
 out:
     free(hashes);
     return rv;

@@ -355,12 +355,12 @@ Test(persistence, malformed_unknown_and_oversized_requests_get_error_replies)
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         kt_msg *req = msg_new(types[i], junk, sizeof(junk)), *rep = NULL;
         cr_assert_eq(kt_runtime_ask(rt, pa, req, 10000, &rep), KT_OK);
-        Ktpb__V1__ErrorReply *e = ktpb__v1__error_reply__unpack(
+        Ktpb__V1__ReplyHead *e = ktpb__v1__reply_head__unpack(
             NULL, kt_msg_len(rep), kt_msg_cbody(rep));
         cr_assert_not_null(e, "type %u", types[i]);
         cr_expect_eq(e->status, KT_EPROTO, "type %u", types[i]);
         cr_expect(strstr(e->message, "malformed") != NULL);
-        ktpb__v1__error_reply__free_unpacked(e, NULL);
+        ktpb__v1__reply_head__free_unpacked(e, NULL);
         kt_msg_free(rep);
     }
     kt_msg *req = msg_new(298, NULL, 0), *rep = NULL;
@@ -370,6 +370,7 @@ Test(persistence, malformed_unknown_and_oversized_requests_get_error_replies)
         ktpb__v1__error_reply__unpack(NULL, kt_msg_len(rep), kt_msg_cbody(rep));
     cr_assert_not_null(e);
     cr_expect_eq(e->status, KT_EPROTO);
+    cr_expect_eq(e->request_type, 298);
     ktpb__v1__error_reply__free_unpacked(e, NULL);
     kt_msg_free(rep);
     // Oversized: a valid event bigger than max_request_bytes.
