@@ -105,7 +105,7 @@ main(int argc, char **argv)
 {
     kt_runtime_cfg rc = {.threads = 1};
     kt_spawn_opts o = {.name = KT_PERSIST_NAME, .dedicated = true};
-    kt_persist_cfg pc = {.cleanup_interval_ms = 5};
+    kt_persist_cfg pc = {.cleanup_interval_ms = 20};
     kt_runtime *rt;
     kt_aid pa;
     uint64_t seq;
