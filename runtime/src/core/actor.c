@@ -37,11 +37,16 @@ actor_deliver(kt__ep *ep, kt_msg *m)
         atomic_fetch_sub_explicit(&a->queued, 1, memory_order_relaxed);
         return KT_EAGAIN;
     }
-    if (kt__sched_current() == a->sched) {
+    kt__sched *cur = kt__sched_current();
+    if (cur == a->sched) {
         kt__sched_push(a->sched, a, m); // same thread: no socket
         return KT_OK;
     }
-    err = kt__net_send(a->sched->mbox, m, a->ep.byid.id, NULL, 0);
+    if (cur != NULL) { // another runtime thread: batched per turn
+        err = kt__sched_forward(cur, a->sched, m, a->ep.byid.id);
+    } else {
+        err = kt__net_send(a->sched->mbox, m, a->ep.byid.id, NULL, 0);
+    }
     if (err != KT_OK) {
         atomic_fetch_sub_explicit(&a->queued, 1, memory_order_relaxed);
         return err;

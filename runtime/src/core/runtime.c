@@ -55,6 +55,14 @@ runtime_free_scheds(kt_runtime *rt)
     }
     for (int i = 0; i < rt->nsched; i++) {
         if (rt->scheds[i] != NULL) {
+            kt__sched_join(rt->scheds[i]);
+        }
+    }
+    for (kt__sched *s = rt->dedicated; s != NULL; s = s->next) {
+        kt__sched_join(s);
+    }
+    for (int i = 0; i < rt->nsched; i++) {
+        if (rt->scheds[i] != NULL) {
             kt__sched_free(rt->scheds[i]);
         }
     }

@@ -9,9 +9,11 @@
 
 #include "base/alloc.h"
 
-#define RX_BATCH    1024 // frames taken from the socket per wake-up
-#define RUN_BATCH   512  // messages handled before the loop polls again
-#define ACTOR_BATCH 64   // messages one actor handles before yielding
+#define RX_BATCH    1024  // frames taken from the socket per wake-up
+#define RUN_BATCH   512   // messages handled before the loop polls again
+#define ACTOR_BATCH 64    // messages one actor handles before yielding
+#define OUT_MAX     65536 // bytes gathered for a thread before sending early
+#define OUT_RETRY   1     // ms before retrying a full socket
 
 static _Thread_local kt__sched *sched_cur;
 
@@ -117,6 +119,69 @@ sched_rx_cb(void *arg)
         kt__sched_push(s, a, m);
     }
     kt__reg_unlock(&s->rt->reg);
+}
+
+// Send every outbox; batches a full socket refuses wait for a retry.
+static void
+sched_flush_cb(void *arg)
+{
+    kt__sched *s = arg;
+    kt__outbox **pp = &s->out;
+
+    while (*pp != NULL) {
+        kt__outbox *o = *pp;
+        kt_err err =
+            o->b != NULL ? kt__net_batch_send(o->dst->mbox, o->b) : KT_OK;
+        if (err == KT_EAGAIN) {
+            pp = &o->next;
+            continue;
+        }
+        if (err != KT_OK) {
+            kt_log(KT_LOG_NOTICE, "sched", "event=drop reason=\"%s\" bytes=%zu",
+                   kt_strerror(err), kt__net_batch_len(o->b));
+            kt__net_batch_free(o->b);
+        }
+        *pp = o->next;
+        kt__free(o, sizeof(*o));
+    }
+    if (s->out != NULL && kt__ev_start(s->flush_ev, OUT_RETRY) != KT_OK) {
+        kt__ev_activate(s->flush_ev);
+    }
+}
+
+kt_err
+kt__sched_forward(kt__sched *s, kt__sched *dst, const kt_msg *m,
+                  kt_aid receiver)
+{
+    kt__outbox *o;
+    bool fresh = false;
+    kt_err err;
+
+    for (o = s->out; o != NULL && o->dst != dst; o = o->next) {
+    }
+    if (o == NULL) {
+        if ((o = kt__zalloc(sizeof(*o))) == NULL) {
+            return KT_ENOMEM;
+        }
+        o->dst = dst;
+        fresh = true;
+    }
+    if ((err = kt__net_batch_add(&o->b, m, receiver)) != KT_OK) {
+        if (fresh) {
+            kt__free(o, sizeof(*o));
+        }
+        return err;
+    }
+    if (fresh) {
+        o->next = s->out;
+        s->out = o;
+        kt__ev_activate(s->flush_ev); // runs after this turn's callbacks
+    }
+    if (kt__net_batch_len(o->b) >= OUT_MAX &&
+        kt__net_batch_send(dst->mbox, o->b) == KT_OK) {
+        o->b = NULL; // the outbox stays listed; the flush drops it empty
+    }
+    return KT_OK;
 }
 
 static void
@@ -299,7 +364,9 @@ sched_events(kt__sched *s)
         (err = kt__ev_alloc(s->loop, -1, false, sched_run_cb, s, &s->run_ev)) !=
             KT_OK ||
         (err = kt__ev_alloc(s->loop, -1, false, sched_ctl_cb, s, &s->ctl_ev)) !=
-            KT_OK) {
+            KT_OK ||
+        (err = kt__ev_alloc(s->loop, -1, false, sched_flush_cb, s,
+                            &s->flush_ev)) != KT_OK) {
         return err;
     }
     return kt__ev_start(s->rx_ev, 0);
@@ -311,6 +378,13 @@ sched_release(kt__sched *s)
     kt__ev_free(s->rx_ev);
     kt__ev_free(s->run_ev);
     kt__ev_free(s->ctl_ev);
+    kt__ev_free(s->flush_ev);
+    while (s->out != NULL) {
+        kt__outbox *o = s->out;
+        s->out = o->next;
+        kt__net_batch_free(o->b);
+        kt__free(o, sizeof(*o));
+    }
     kt__net_close(s->mbox); // frames still queued are freed by NNG
     if (s->loop != NULL) {
         kt__loop_free(s->loop);
@@ -360,8 +434,13 @@ kt__sched_shutdown(kt__sched *s)
 }
 
 void
-kt__sched_free(kt__sched *s)
+kt__sched_join(kt__sched *s)
 {
     pthread_join(s->thread, NULL);
+}
+
+void
+kt__sched_free(kt__sched *s)
+{
     sched_release(s);
 }

@@ -18,16 +18,25 @@ enum {
     KT__CTL_KILL = 1u << 2,     // stop with kill_reason
 };
 
+// Frames gathered for another thread during one loop turn (sched.c).
+typedef struct kt__outbox {
+    kt__sched *dst;
+    kt__batch *b;
+    struct kt__outbox *next;
+} kt__outbox;
+
 struct kt__sched {
     kt_runtime *rt;
     bool dedicated;
     pthread_t thread;
     kt__loop *loop;
-    kt__sock *mbox; // frames from other threads
-    char url[48];   // its inproc address (tests send raw frames there)
-    kt__ev *rx_ev;  // mbox readable
-    kt__ev *run_ev; // run queue not empty
-    kt__ev *ctl_ev; // control queue not empty
+    kt__sock *mbox;   // frames from other threads
+    char url[48];     // its inproc address (tests send raw frames there)
+    kt__ev *rx_ev;    // mbox readable
+    kt__ev *run_ev;   // run queue not empty
+    kt__ev *ctl_ev;   // control queue not empty
+    kt__ev *flush_ev; // outboxes to send (end of turn, or retry timer)
+    kt__outbox *out;  // thread only
     kt_actor *runq, *runq_tail; // scheduler thread only
     kt_actor *actors;           // live actors pinned here (thread only)
     pthread_mutex_t ctl_mtx;
@@ -41,12 +50,19 @@ struct kt__sched {
 kt_err kt__sched_start(kt_runtime *rt, bool dedicated, kt__sched **sp);
 // kt__sched_shutdown asks the thread to stop its actors and leave its loop.
 void kt__sched_shutdown(kt__sched *s);
-// kt__sched_free joins the thread and frees s.
+// kt__sched_join waits for the thread; kt__sched_free then frees s (free
+// every scheduler of a runtime only after joining them all: a stopping
+// thread may still flush to the others' sockets).
+void kt__sched_join(kt__sched *s);
 void kt__sched_free(kt__sched *s);
 // kt__sched_current is the scheduler running on this thread (or NULL).
 kt__sched *kt__sched_current(void);
 // kt__sched_push appends m to a's mailbox (on s's thread only).
 void kt__sched_push(kt__sched *s, kt_actor *a, kt_msg *m);
+// kt__sched_forward copies m (for receiver on dst) into s's outbox for
+// dst, sent as one batch at the end of s's current turn (on s's thread).
+kt_err kt__sched_forward(kt__sched *s, kt__sched *dst, const kt_msg *m,
+                         kt_aid receiver);
 // kt__sched_post queues control bits for a (any thread; a must be alive:
 // registered under the read lock, or owned by the caller).
 void kt__sched_post(kt_actor *a, unsigned ctl, kt_err reason, kt_aid from);

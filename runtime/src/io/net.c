@@ -17,12 +17,13 @@
 
 #define FRAME_MAGIC 0x4b544631u // "KTF1"
 
-// The frame between threads of one process: native byte order.
+// A frame between threads of one process, in native byte order. One NNG
+// message carries one or more frames back to back (a batch).
 typedef struct frame_hdr {
     uint32_t magic;
     uint32_t type;
     uint32_t flags;
-    uint32_t pad;
+    uint32_t len; // body bytes after the header
     uint64_t sender;
     uint64_t receiver;
     uint64_t corr;
@@ -36,6 +37,8 @@ struct kt__sock {
     int send_fd;
     kt__pipe_gone_cb gone;
     void *gone_arg;
+    nng_msg *cur; // mailbox: the batch being taken apart
+    size_t off;   // next frame in cur
 };
 
 static kt_err
@@ -199,27 +202,88 @@ kt__net_close(kt__sock *s)
         nng_close(s->tx);
     }
     nng_close(s->rx); // waits for pipe callbacks to finish
+    if (s->cur != NULL) {
+        nng_msg_free(s->cur);
+    }
     kt__free(s, sizeof(*s));
+}
+
+static kt_err
+net_append_frame(nng_msg *nm, const kt_msg *msg, kt_aid receiver)
+{
+    frame_hdr h = {.magic = FRAME_MAGIC,
+                   .type = msg->type,
+                   .flags = msg->flags,
+                   .len = (uint32_t)msg->len,
+                   .sender = msg->sender,
+                   .receiver = receiver,
+                   .corr = msg->corr};
+
+    if (msg->len > UINT32_MAX || nng_msg_append(nm, &h, sizeof(h)) != 0) {
+        return KT_ENOMEM;
+    }
+    if (nng_msg_append(nm, msg->body, msg->len) != 0) {
+        nng_msg_chop(nm, sizeof(h));
+        return KT_ENOMEM;
+    }
+    return KT_OK;
 }
 
 static kt_err
 net_pack_frame(nng_msg **nmp, const kt_msg *msg, kt_aid receiver)
 {
-    frame_hdr h = {.magic = FRAME_MAGIC,
-                   .type = msg->type,
-                   .flags = msg->flags,
-                   .sender = msg->sender,
-                   .receiver = receiver,
-                   .corr = msg->corr};
     nng_msg *nm;
 
-    if (nng_msg_alloc(&nm, sizeof(h) + msg->len) != 0) {
+    if (nng_msg_alloc(&nm, 0) != 0) {
         return KT_ENOMEM;
     }
-    memcpy(nng_msg_body(nm), &h, sizeof(h));
-    memcpy((char *)nng_msg_body(nm) + sizeof(h), msg->body, msg->len);
+    if (net_append_frame(nm, msg, receiver) != KT_OK) {
+        nng_msg_free(nm);
+        return KT_ENOMEM;
+    }
     *nmp = nm;
     return KT_OK;
+}
+
+kt_err
+kt__net_batch_add(kt__batch **bp, const kt_msg *msg, kt_aid receiver)
+{
+    nng_msg *nm = (nng_msg *)*bp;
+    kt_err err;
+
+    if (nm == NULL && nng_msg_alloc(&nm, 0) != 0) {
+        return KT_ENOMEM;
+    }
+    if ((err = net_append_frame(nm, msg, receiver)) != KT_OK) {
+        if (*bp == NULL) {
+            nng_msg_free(nm);
+        }
+        return err;
+    }
+    *bp = (kt__batch *)nm;
+    return KT_OK;
+}
+
+size_t
+kt__net_batch_len(const kt__batch *b)
+{
+    return b != NULL ? nng_msg_len((nng_msg *)(uintptr_t)b) : 0;
+}
+
+kt_err
+kt__net_batch_send(kt__sock *s, kt__batch *b)
+{
+    int rv = nng_sendmsg(s->tx, (nng_msg *)b, NNG_FLAG_NONBLOCK);
+
+    return rv == 0 ? KT_OK : rv == NNG_EAGAIN ? KT_EAGAIN : KT_ECLOSED;
+}
+
+void
+kt__net_batch_free(kt__batch *b)
+{
+    if (b != NULL) {
+        nng_msg_free((nng_msg *)b);
+    }
 }
 
 static kt_err
@@ -278,26 +342,35 @@ net_drop(const char *why, size_t len)
     return KT_EPROTO;
 }
 
+// The next frame of the batch in s->cur; a malformed one ends the batch.
 static kt_err
-net_unpack_frame(const void *body, size_t len, kt_msg **msgp, kt__addr *to)
+net_next_frame(kt__sock *s, kt_msg **msgp, kt__addr *to)
 {
+    const unsigned char *p = nng_msg_body(s->cur);
+    size_t left = nng_msg_len(s->cur) - s->off;
+    kt_err err = KT_OK;
     frame_hdr h;
 
-    if (len < sizeof(h)) {
-        return net_drop("short frame", len);
+    if (left < sizeof(h)) {
+        err = net_drop("short frame", left);
+    } else {
+        memcpy(&h, p + s->off, sizeof(h));
+        if (h.magic != FRAME_MAGIC || h.type == 0 || h.len > left - sizeof(h)) {
+            err = net_drop("bad frame header", left);
+        }
     }
-    memcpy(&h, body, sizeof(h));
-    if (h.magic != FRAME_MAGIC || h.type == 0) {
-        return net_drop("bad frame header", len);
+    if (err == KT_OK && (err = kt__msg_new(msgp, h.type, h.len, h.sender,
+                                           h.corr, h.flags)) == KT_OK) {
+        memcpy((*msgp)->body, p + s->off + sizeof(h), h.len);
+        to->receiver = h.receiver;
+        to->name[0] = '\0';
+        s->off += sizeof(h) + h.len;
     }
-    if (kt__msg_new(msgp, h.type, len - sizeof(h), h.sender, h.corr, h.flags) !=
-        KT_OK) {
-        return KT_ENOMEM;
+    if (err != KT_OK || s->off == nng_msg_len(s->cur)) {
+        nng_msg_free(s->cur);
+        s->cur = NULL;
     }
-    memcpy((*msgp)->body, (const char *)body + sizeof(h), len - sizeof(h));
-    to->receiver = h.receiver;
-    to->name[0] = '\0';
-    return KT_OK;
+    return err;
 }
 
 static kt_err
@@ -335,17 +408,22 @@ kt__net_recv(kt__sock *s, kt_msg **msgp, kt__addr *to)
     kt_err err;
     int rv;
 
-    if ((rv = nng_recvmsg(s->rx, &nm, NNG_FLAG_NONBLOCK)) != 0) {
-        return rv == NNG_EAGAIN ? KT_EAGAIN : net_err(rv, "recv", NULL);
-    }
     to->mapped = false;
-    if (s->peer) {
-        to->pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(nm));
-        err = net_unpack_env(nng_msg_body(nm), nng_msg_len(nm), msgp, to);
-    } else {
-        to->pipe = 0;
-        err = net_unpack_frame(nng_msg_body(nm), nng_msg_len(nm), msgp, to);
+    to->pipe = 0;
+    if (s->cur == NULL) {
+        if ((rv = nng_recvmsg(s->rx, &nm, NNG_FLAG_NONBLOCK)) != 0) {
+            return rv == NNG_EAGAIN ? KT_EAGAIN : net_err(rv, "recv", NULL);
+        }
+        if (!s->peer) {
+            s->cur = nm;
+            s->off = 0;
+        }
     }
+    if (!s->peer) {
+        return net_next_frame(s, msgp, to);
+    }
+    to->pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(nm));
+    err = net_unpack_env(nng_msg_body(nm), nng_msg_len(nm), msgp, to);
     nng_msg_free(nm);
     return err;
 }

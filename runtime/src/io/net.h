@@ -47,6 +47,17 @@ void kt__net_close(kt__sock *s);
 // peer), KT_ENOMEM, KT_ECLOSED, KT_ENET.
 kt_err kt__net_send(kt__sock *s, const kt_msg *msg, kt_aid receiver,
                     const char *rname, uint32_t pipe);
+// A batch: frames for one mailbox socket gathered into one NNG message, so
+// a burst between two threads costs one socket operation. kt__net_batch_add
+// copies msg into *bp (allocated on first use; msg stays the caller's).
+typedef struct kt__batch kt__batch;
+kt_err kt__net_batch_add(kt__batch **bp, const kt_msg *msg, kt_aid receiver);
+size_t kt__net_batch_len(const kt__batch *b);
+// kt__net_batch_send queues b without blocking; on KT_OK it is consumed,
+// on KT_EAGAIN (socket full) it stays the caller's.
+kt_err kt__net_batch_send(kt__sock *s, kt__batch *b);
+void kt__net_batch_free(kt__batch *b);
+
 // kt__net_recv takes one waiting frame without blocking. Errors: KT_EAGAIN
 // (none waits), KT_EPROTO (malformed: logged and dropped), KT_ENOMEM.
 kt_err kt__net_recv(kt__sock *s, kt_msg **msgp, kt__addr *to);
