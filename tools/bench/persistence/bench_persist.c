@@ -164,6 +164,7 @@ bench_open(bench_ctx *b)
     kt_op_new n = {.id = "op_bench_store", .type = "training"};
     kt_op_change ch = {.id = "op_bench_store", .to = KT_OP_RUNNING};
 
+    (void)mkdir(b->root, 0755);
     snprintf(d, sizeof(d), "%s/store", b->root);
     c.data_dir = d;
     must(kt__store_open(&b->store, &c, NULL, 0) == KT_OK, "store open");
