@@ -1,4 +1,5 @@
-// errbuf.h: error-message formatting and strdup for the domain modules (internal).
+// errbuf.h: error-message formatting and strdup for the domain modules
+// (internal).
 #ifndef KT_DOMAIN_ERRBUF_H
 #define KT_DOMAIN_ERRBUF_H
 

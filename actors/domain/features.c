@@ -46,13 +46,13 @@ ind_vals_compute(const kt_strategy *s, const kt_ohlcv *b, const bool *need,
 {
     size_t n = nz(b->n);
     v->n_ind = s->n_indicators;
-    v->out = calloc((size_t)s->n_indicators * KT_IND_MAX_OUTPUTS,
-                    sizeof(*v->out));
+    v->out =
+        calloc((size_t)s->n_indicators * KT_IND_MAX_OUTPUTS, sizeof(*v->out));
     if (v->out == NULL) {
         return KT_ENOMEM;
     }
     for (int i = 0; i < s->n_indicators; i++) {
-        double **o = &v->out[i * KT_IND_MAX_OUTPUTS];
+        double **o = &v->out[(size_t)i * KT_IND_MAX_OUTPUTS];
         if (need != NULL && !need[i]) {
             continue;
         }
@@ -117,8 +117,8 @@ align(const kt_ohlcv *base, int64_t base_len, const kt_ohlcv *hi,
 }
 
 static kt_err
-check_inputs(const kt_strategy *s, const kt_ohlcv *const *tf_bars,
-             size_t n_tf, char *err, size_t errlen)
+check_inputs(const kt_strategy *s, const kt_ohlcv *const *tf_bars, size_t n_tf,
+             char *err, size_t errlen)
 {
     if (n_tf != (size_t)s->n_timeframes) {
         kt__errf(err, errlen,
@@ -131,7 +131,8 @@ check_inputs(const kt_strategy *s, const kt_ohlcv *const *tf_bars,
         if (tf[0] != '\0' && strcmp(tf, s->timeframes[t]) != 0) {
             kt__errf(err, errlen,
                      "strategy '%s' expects %s bars for timeframe %zu, got "
-                     "%s bars", s->name, s->timeframes[t], t, tf);
+                     "%s bars",
+                     s->name, s->timeframes[t], t, tf);
             return KT_EINVAL;
         }
     }
@@ -147,12 +148,14 @@ fill_tf(const kt_strategy *s, int t, const ind_vals *v, const size_t *map,
     for (int i = 0; i < s->n_nn_inputs; i++) {
         const kt_nn_input *in = &s->nn_inputs[i];
         const kt_fuzzy_set *fs = &s->fuzzy_sets[in->fuzzy_set];
-        const double *x = v->out[fs->ind * KT_IND_MAX_OUTPUTS + fs->output];
-        for (int k = 0; k < in->n_tf; k++) {
-            for (int m = 0; m < fs->n_mfs; m++, col++) {
-                if (in->tf[k] == t) {
-                    fill_column(f, col, &fs->mfs[m], x, map);
-                }
+        const double *x =
+            v->out[(size_t)fs->ind * KT_IND_MAX_OUTPUTS + (size_t)fs->output];
+        for (int k = 0; k < in->n_tf; k++, col += (size_t)fs->n_mfs) {
+            if (in->tf[k] != t) {
+                continue;
+            }
+            for (int m = 0; m < fs->n_mfs; m++) {
+                fill_column(f, col + (size_t)m, &fs->mfs[m], x, map);
             }
         }
     }
@@ -215,13 +218,14 @@ kt_features_build_mtf(const kt_strategy *s, const kt_ohlcv *const *tf_bars,
 }
 
 kt_err
-kt_features_build(const kt_strategy *s, const kt_ohlcv *bars,
-                  kt_features *out, char *err, size_t errlen)
+kt_features_build(const kt_strategy *s, const kt_ohlcv *bars, kt_features *out,
+                  char *err, size_t errlen)
 {
     if (s->n_timeframes != 1) {
         kt__errf(err, errlen,
                  "strategy '%s' is multi-timeframe (%d timeframes): use "
-                 "kt_features_build_mtf", s->name, s->n_timeframes);
+                 "kt_features_build_mtf",
+                 s->name, s->n_timeframes);
         return KT_EINVAL;
     }
     return kt_features_build_mtf(s, &bars, 1, out, err, errlen);
@@ -288,8 +292,7 @@ kt_ind_table_build(const kt_strategy *s, const kt_ohlcv *bars,
                 rv = KT_ENOMEM;
                 break;
             }
-            kt__fmt(t.names[c], len, "%s%s%s", d->id, o ? "." : "",
-                    o ? o : "");
+            kt__fmt(t.names[c], len, "%s%s%s", d->id, o ? "." : "", o ? o : "");
             memcpy(t.v + c * n, v.out[i * KT_IND_MAX_OUTPUTS + k],
                    n * sizeof(double));
         }

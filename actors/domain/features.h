@@ -58,17 +58,16 @@ KT_NODISCARD kt_err kt_features_check(const kt_features *f,
 typedef struct kt_ind_table {
     size_t n_rows;
     size_t n_cols;
-    double *v;     // v[col * n_rows + row]
-    char **names;  // n_cols strings
+    double *v;    // v[col * n_rows + row]
+    char **names; // n_cols strings
 } kt_ind_table;
 
 // kt_ind_table_build computes every indicator of s over bars. On KT_OK *out
 // is overwritten; release with kt_ind_table_free. Errors: KT_ENOMEM,
 // KT_EINVAL.
 KT_NODISCARD kt_err kt_ind_table_build(const kt_strategy *s,
-                                       const kt_ohlcv *bars,
-                                       kt_ind_table *out, char *err,
-                                       size_t errlen);
+                                       const kt_ohlcv *bars, kt_ind_table *out,
+                                       char *err, size_t errlen);
 void kt_ind_table_free(kt_ind_table *t);
 
 #ifdef __cplusplus

@@ -44,8 +44,10 @@ kt_mf_eval(const kt_mf *mf, double x)
         return NAN;
     }
     switch (mf->type) {
-    case KT_MF_TRIANGULAR: return triangular(mf->p, x);
-    case KT_MF_TRAPEZOIDAL: return trapezoidal(mf->p, x);
+    case KT_MF_TRIANGULAR:
+        return triangular(mf->p, x);
+    case KT_MF_TRAPEZOIDAL:
+        return trapezoidal(mf->p, x);
     case KT_MF_GAUSSIAN:
         z = (x - mf->p[0]) / mf->p[1];
         return exp(-0.5 * z * z);
@@ -65,9 +67,12 @@ const char *
 kt_mf_type_name(kt_mf_type t)
 {
     switch (t) {
-    case KT_MF_TRIANGULAR: return "triangular";
-    case KT_MF_TRAPEZOIDAL: return "trapezoidal";
-    case KT_MF_GAUSSIAN: return "gaussian";
+    case KT_MF_TRIANGULAR:
+        return "triangular";
+    case KT_MF_TRAPEZOIDAL:
+        return "trapezoidal";
+    case KT_MF_GAUSSIAN:
+        return "gaussian";
     }
     return "?";
 }
@@ -92,14 +97,16 @@ kt_mf_check(const kt_mf *mf, char *why, size_t whylen)
     if (mf->type == KT_MF_TRIANGULAR && !(p[0] <= p[1] && p[1] <= p[2])) {
         kt__errf(why, whylen,
                  "triangular parameters must satisfy a <= b <= c, got "
-                 "[%g, %g, %g]", p[0], p[1], p[2]);
+                 "[%g, %g, %g]",
+                 p[0], p[1], p[2]);
         return KT_EINVAL;
     }
     if (mf->type == KT_MF_TRAPEZOIDAL &&
         !(p[0] <= p[1] && p[1] <= p[2] && p[2] <= p[3])) {
         kt__errf(why, whylen,
                  "trapezoidal parameters must satisfy a <= b <= c <= d, got "
-                 "[%g, %g, %g, %g]", p[0], p[1], p[2], p[3]);
+                 "[%g, %g, %g, %g]",
+                 p[0], p[1], p[2], p[3]);
         return KT_EINVAL;
     }
     if (mf->type == KT_MF_GAUSSIAN && !(p[1] > 0)) {

@@ -23,8 +23,7 @@ extern "C" {
 double kt_mf_eval(const kt_mf *mf, double x);
 
 // kt_mf_eval_series applies kt_mf_eval to x[0..n) into out.
-void kt_mf_eval_series(const kt_mf *mf, const double *x, size_t n,
-                       double *out);
+void kt_mf_eval_series(const kt_mf *mf, const double *x, size_t n, double *out);
 
 // kt_mf_type_name: "triangular", "trapezoidal" or "gaussian".
 const char *kt_mf_type_name(kt_mf_type t);

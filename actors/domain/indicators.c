@@ -104,8 +104,8 @@ kt_ind_roc(const double *x, size_t n, int p, double *out)
 }
 
 void
-kt_ind_true_range(const double *h, const double *l, const double *c,
-                  size_t n, double *out)
+kt_ind_true_range(const double *h, const double *l, const double *c, size_t n,
+                  double *out)
 {
     for (size_t i = 0; i < n; i++) {
         double tr = h[i] - l[i];
@@ -121,8 +121,8 @@ kt_ind_true_range(const double *h, const double *l, const double *c,
 }
 
 void
-kt_ind_atr(const double *h, const double *l, const double *c, size_t n,
-           int p, double *out)
+kt_ind_atr(const double *h, const double *l, const double *c, size_t n, int p,
+           double *out)
 {
     // True range into out, then the rolling mean in place, walking
     // backwards so each window still reads unmodified true ranges.
@@ -141,8 +141,8 @@ kt_ind_atr(const double *h, const double *l, const double *c, size_t n,
 }
 
 void
-kt_ind_adx(const double *h, const double *l, const double *c, size_t n,
-           int p, double *adx, double *plus_di, double *minus_di)
+kt_ind_adx(const double *h, const double *l, const double *c, size_t n, int p,
+           double *adx, double *plus_di, double *minus_di)
 {
     double a = 1.0 / p, keep = 1.0 - a;
     double tr_s = 0, pdm_s = 0, mdm_s = 0, adx_s = 0;
@@ -258,8 +258,8 @@ nan_mean(const double *x, size_t lo, size_t hi)
 }
 
 void
-kt_ind_stoch(const double *h, const double *l, const double *c, size_t n,
-             int k, int d_period, int smooth_k, double *pk, double *pd)
+kt_ind_stoch(const double *h, const double *l, const double *c, size_t n, int k,
+             int d_period, int smooth_k, double *pk, double *pd)
 {
     size_t w = (size_t)k;
     // raw %K goes into pd (scratch), smoothed into pk, then %D into pd.

@@ -55,9 +55,9 @@ void kt_indicator_defaults(kt_ind_type t, kt_indicator_def *d);
 // in why when the key is not a parameter of d->type or the value is out of
 // range. Accepted aliases: macd fast/slow/signal (= *_period), bollinger
 // std_dev/num_std (= multiplier).
-KT_NODISCARD kt_err kt_indicator_set_param(kt_indicator_def *d,
-                                           const char *key, const char *value,
-                                           char *why, size_t whylen);
+KT_NODISCARD kt_err kt_indicator_set_param(kt_indicator_def *d, const char *key,
+                                           const char *value, char *why,
+                                           size_t whylen);
 
 // kt_indicator_check validates relations between parameters (MACD fast <
 // slow). KT_EINVAL with the reason in why.
@@ -101,19 +101,17 @@ void kt_ind_macd(const double *x, size_t n, int fast, int slow, int signal_p,
                  double *line, double *signal, double *hist);
 // Bollinger: middle = SMA(p), upper/lower = middle +- mult * sample std
 // (ddof 1; NaN when p == 1); NaN for i < p - 1.
-void kt_ind_bbands(const double *x, size_t n, int p, double mult,
-                   double *upper, double *middle, double *lower);
+void kt_ind_bbands(const double *x, size_t n, int p, double mult, double *upper,
+                   double *middle, double *lower);
 // Bollinger band width: (upper - lower) / middle; 0 when |middle| <= 1e-10;
 // NaN while the bands are NaN.
-void kt_ind_bbwidth(const double *x, size_t n, int p, double mult,
-                    double *out);
+void kt_ind_bbwidth(const double *x, size_t n, int p, double mult, double *out);
 // Stochastic: raw %K = 100 * (c - LL_k) / (HH_k - LL_k), 50 when HH == LL,
 // NaN for i < k - 1; %K = rolling mean of raw over smooth_k, %D = rolling
 // mean of %K over d_period, both over the non-NaN values of the window
 // (pandas min_periods=1).
-void kt_ind_stoch(const double *h, const double *l, const double *c,
-                  size_t n, int k, int d_period, int smooth_k, double *pk,
-                  double *pd);
+void kt_ind_stoch(const double *h, const double *l, const double *c, size_t n,
+                  int k, int d_period, int smooth_k, double *pk, double *pd);
 
 #ifdef __cplusplus
 }

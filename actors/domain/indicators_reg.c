@@ -1,8 +1,6 @@
 // indicators_reg.c: the indicator registry: type names and aliases,
 // outputs, parameters with their defaults and ranges, and dispatch from a
 // kt_indicator_def to the kernels.
-#include "domain/indicators.h"
-
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -12,17 +10,20 @@
 #include <strings.h>
 
 #include "domain/errbuf.h"
+#include "domain/indicators.h"
 
 typedef struct ind_info {
-    const char *name;        // canonical
-    const char *aliases[4];  // also accepted, case-insensitive
+    const char *name;                        // canonical
+    const char *aliases[4];                  // also accepted, case-insensitive
     const char *outputs[KT_IND_MAX_OUTPUTS]; // NULL-terminated; none = 1
 } ind_info;
 
 static const ind_info infos[KT_IND_COUNT] = {
     [KT_IND_RSI] = {"rsi", {"rsiindicator"}, {NULL}},
     [KT_IND_ADX] = {"adx", {"adxindicator"}, {"adx", "plus_di", "minus_di"}},
-    [KT_IND_MACD] = {"macd", {"macdindicator"}, {"line", "signal", "histogram"}},
+    [KT_IND_MACD] = {"macd",
+                     {"macdindicator"},
+                     {"line", "signal", "histogram"}},
     [KT_IND_ROC] = {"roc", {"rocindicator", "rateofchange"}, {NULL}},
     [KT_IND_SMA] = {"sma", {"simplemovingaverage"}, {NULL}},
     [KT_IND_EMA] = {"ema", {"exponentialmovingaverage"}, {NULL}},
@@ -99,8 +100,8 @@ void
 kt_indicator_defaults(kt_ind_type t, kt_indicator_def *d)
 {
     static const int period[KT_IND_COUNT] = {
-        [KT_IND_RSI] = 14, [KT_IND_ADX] = 14,    [KT_IND_ROC] = 10,
-        [KT_IND_SMA] = 20, [KT_IND_EMA] = 20,    [KT_IND_ATR] = 14,
+        [KT_IND_RSI] = 14,    [KT_IND_ADX] = 14,     [KT_IND_ROC] = 10,
+        [KT_IND_SMA] = 20,    [KT_IND_EMA] = 20,     [KT_IND_ATR] = 14,
         [KT_IND_BBANDS] = 20, [KT_IND_BBWIDTH] = 20,
     };
     d->type = t;
@@ -124,20 +125,20 @@ typedef struct param_info {
     const char *key;
     unsigned types; // bit mask of kt_ind_type
     int kind;
-    size_t off;     // offset in kt_indicator_def
-    double lo, hi;  // inclusive range
+    size_t off;    // offset in kt_indicator_def
+    double lo, hi; // inclusive range
 } param_info;
 
-#define T(x)      (1u << (x))
-#define ALL_PRICE (T(KT_IND_RSI) | T(KT_IND_MACD) | T(KT_IND_ROC) | \
-                   T(KT_IND_SMA) | T(KT_IND_EMA) | T(KT_IND_BBANDS) | \
-                   T(KT_IND_BBWIDTH))
-#define OFF(f)    offsetof(kt_indicator_def, f)
+#define T(x) (1u << (x))
+#define ALL_PRICE                                                     \
+    (T(KT_IND_RSI) | T(KT_IND_MACD) | T(KT_IND_ROC) | T(KT_IND_SMA) | \
+     T(KT_IND_EMA) | T(KT_IND_BBANDS) | T(KT_IND_BBWIDTH))
+#define OFF(f) offsetof(kt_indicator_def, f)
 
 static const param_info params[] = {
-    {"period", T(KT_IND_RSI) | T(KT_IND_ADX) | T(KT_IND_ROC) | T(KT_IND_SMA) |
-                   T(KT_IND_EMA) | T(KT_IND_ATR) | T(KT_IND_BBANDS) |
-                   T(KT_IND_BBWIDTH),
+    {"period",
+     T(KT_IND_RSI) | T(KT_IND_ADX) | T(KT_IND_ROC) | T(KT_IND_SMA) |
+         T(KT_IND_EMA) | T(KT_IND_ATR) | T(KT_IND_BBANDS) | T(KT_IND_BBWIDTH),
      P_INT, OFF(period), 1, 1000},
     {"source", ALL_PRICE, P_SRC, OFF(source), 0, 0},
     {"fast_period", T(KT_IND_MACD), P_INT, OFF(fast_period), 1, 1000},
@@ -149,19 +150,20 @@ static const param_info params[] = {
     {"k_period", T(KT_IND_STOCH), P_INT, OFF(k_period), 1, 1000},
     {"d_period", T(KT_IND_STOCH), P_INT, OFF(d_period), 1, 1000},
     {"smooth_k", T(KT_IND_STOCH), P_INT, OFF(smooth_k), 1, 1000},
-    {"multiplier", T(KT_IND_BBANDS) | T(KT_IND_BBWIDTH), P_DBL,
-     OFF(multiplier), 0, 100},
-    {"std_dev", T(KT_IND_BBANDS) | T(KT_IND_BBWIDTH), P_DBL, OFF(multiplier),
+    {"multiplier", T(KT_IND_BBANDS) | T(KT_IND_BBWIDTH), P_DBL, OFF(multiplier),
      0, 100},
-    {"num_std", T(KT_IND_BBANDS) | T(KT_IND_BBWIDTH), P_DBL, OFF(multiplier),
-     0, 100},
+    {"std_dev", T(KT_IND_BBANDS) | T(KT_IND_BBWIDTH), P_DBL, OFF(multiplier), 0,
+     100},
+    {"num_std", T(KT_IND_BBANDS) | T(KT_IND_BBWIDTH), P_DBL, OFF(multiplier), 0,
+     100},
     {"adjust", T(KT_IND_EMA), P_BOOL, OFF(adjust), 0, 0},
 };
 
 static const char *const src_names[] = {
-    [KT_SRC_CLOSE] = "close", [KT_SRC_OPEN] = "open",  [KT_SRC_HIGH] = "high",
-    [KT_SRC_LOW] = "low",     [KT_SRC_VOLUME] = "volume",
-    [KT_SRC_HL2] = "hl2",     [KT_SRC_HLC3] = "hlc3",  [KT_SRC_OHLC4] = "ohlc4",
+    [KT_SRC_CLOSE] = "close",   [KT_SRC_OPEN] = "open",
+    [KT_SRC_HIGH] = "high",     [KT_SRC_LOW] = "low",
+    [KT_SRC_VOLUME] = "volume", [KT_SRC_HL2] = "hl2",
+    [KT_SRC_HLC3] = "hlc3",     [KT_SRC_OHLC4] = "ohlc4",
 };
 
 // param_list writes the parameter names valid for type t into buf.
@@ -172,8 +174,8 @@ param_list(kt_ind_type t, char *buf, size_t len)
     buf[0] = '\0';
     for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
         if (params[i].types & T(t)) {
-            int w = snprintf(buf + used, len - used, "%s%s",
-                             used ? ", " : "", params[i].key);
+            int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+                             params[i].key);
             if (w < 0 || (size_t)w >= len - used) {
                 return;
             }
@@ -199,11 +201,13 @@ set_value(kt_indicator_def *d, const param_info *p, const char *value,
         }
         kt__errf(why, whylen,
                  "unknown source '%s' (close, open, high, low, volume, hl2, "
-                 "hlc3, ohlc4)", value);
+                 "hlc3, ohlc4)",
+                 value);
         return KT_EINVAL;
     }
     if (p->kind == P_BOOL) {
-        bool t = strcasecmp(value, "true") == 0, f = strcasecmp(value, "false") == 0;
+        bool t = strcasecmp(value, "true") == 0,
+             f = strcasecmp(value, "false") == 0;
         if (!t && !f) {
             kt__errf(why, whylen, "must be true or false, got '%s'", value);
             return KT_EINVAL;
@@ -233,8 +237,8 @@ set_value(kt_indicator_def *d, const param_info *p, const char *value,
 }
 
 kt_err
-kt_indicator_set_param(kt_indicator_def *d, const char *key,
-                       const char *value, char *why, size_t whylen)
+kt_indicator_set_param(kt_indicator_def *d, const char *key, const char *value,
+                       char *why, size_t whylen)
 {
     char list[256];
     for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
@@ -270,12 +274,23 @@ source_series(const kt_indicator_def *d, const kt_ohlcv *b, const double **x,
     double *s;
     *owned = NULL;
     switch (d->source) {
-    case KT_SRC_OPEN: *x = b->open; return KT_OK;
-    case KT_SRC_HIGH: *x = b->high; return KT_OK;
-    case KT_SRC_LOW: *x = b->low; return KT_OK;
-    case KT_SRC_VOLUME: *x = b->volume; return KT_OK;
-    case KT_SRC_CLOSE: *x = b->close; return KT_OK;
-    default: break;
+    case KT_SRC_OPEN:
+        *x = b->open;
+        return KT_OK;
+    case KT_SRC_HIGH:
+        *x = b->high;
+        return KT_OK;
+    case KT_SRC_LOW:
+        *x = b->low;
+        return KT_OK;
+    case KT_SRC_VOLUME:
+        *x = b->volume;
+        return KT_OK;
+    case KT_SRC_CLOSE:
+        *x = b->close;
+        return KT_OK;
+    default:
+        break;
     }
     if ((s = malloc((b->n ? b->n : 1) * sizeof(*s))) == NULL) {
         return KT_ENOMEM;
@@ -307,10 +322,18 @@ kt_indicator_compute(const kt_indicator_def *d, const kt_ohlcv *b,
         return rv;
     }
     switch (d->type) {
-    case KT_IND_RSI: kt_ind_rsi(x, n, d->period, o[0]); break;
-    case KT_IND_ROC: kt_ind_roc(x, n, d->period, o[0]); break;
-    case KT_IND_SMA: kt_ind_sma(x, n, d->period, o[0]); break;
-    case KT_IND_EMA: kt_ind_ema(x, n, d->period, d->adjust, o[0]); break;
+    case KT_IND_RSI:
+        kt_ind_rsi(x, n, d->period, o[0]);
+        break;
+    case KT_IND_ROC:
+        kt_ind_roc(x, n, d->period, o[0]);
+        break;
+    case KT_IND_SMA:
+        kt_ind_sma(x, n, d->period, o[0]);
+        break;
+    case KT_IND_EMA:
+        kt_ind_ema(x, n, d->period, d->adjust, o[0]);
+        break;
     case KT_IND_ATR:
         kt_ind_atr(b->high, b->low, b->close, n, d->period, o[0]);
         break;
@@ -331,7 +354,8 @@ kt_indicator_compute(const kt_indicator_def *d, const kt_ohlcv *b,
         kt_ind_stoch(b->high, b->low, b->close, n, d->k_period, d->d_period,
                      d->smooth_k, o[0], o[1]);
         break;
-    default: break;
+    default:
+        break;
     }
     free(owned);
     return KT_OK;

@@ -40,8 +40,7 @@ kt_zigzag_extremes(const double *x, size_t n, double t, size_t *idx)
 }
 
 kt_err
-kt_labels_zigzag(const double *close, size_t n, double threshold,
-                 uint8_t *out)
+kt_labels_zigzag(const double *close, size_t n, double threshold, uint8_t *out)
 {
     size_t *idx, k;
 
@@ -146,8 +145,8 @@ kt_labels_build(const kt_label_cfg *cfg, const kt_ohlcv *bars, uint8_t *out,
                      cfg->zigzag_threshold);
             return KT_EINVAL;
         }
-        if ((rv = kt_labels_zigzag(bars->close, bars->n,
-                                   cfg->zigzag_threshold, out)) != KT_OK) {
+        if ((rv = kt_labels_zigzag(bars->close, bars->n, cfg->zigzag_threshold,
+                                   out)) != KT_OK) {
             return rv;
         }
         *n_valid = bars->n;
@@ -158,14 +157,13 @@ kt_labels_build(const kt_label_cfg *cfg, const kt_ohlcv *bars, uint8_t *out,
         !(cfg->sl_multiplier > 0)) {
         kt__errf(err, errlen,
                  "bad label config (source %d, max_holding_period %d, "
-                 "vol_span %d, pt %g, sl %g)", (int)cfg->source,
-                 cfg->max_holding_period, cfg->vol_span, cfg->pt_multiplier,
-                 cfg->sl_multiplier);
+                 "vol_span %d, pt %g, sl %g)",
+                 (int)cfg->source, cfg->max_holding_period, cfg->vol_span,
+                 cfg->pt_multiplier, cfg->sl_multiplier);
         return KT_EINVAL;
     }
-    *n_valid = kt_labels_triple_barrier(bars, cfg->pt_multiplier,
-                                        cfg->sl_multiplier,
-                                        cfg->max_holding_period,
-                                        cfg->vol_span, out);
+    *n_valid =
+        kt_labels_triple_barrier(bars, cfg->pt_multiplier, cfg->sl_multiplier,
+                                 cfg->max_holding_period, cfg->vol_span, out);
     return KT_OK;
 }

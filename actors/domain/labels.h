@@ -26,8 +26,7 @@ extern "C" {
 // Errors: KT_EINVAL (bad cfg, message in err); on failure out is undefined.
 KT_NODISCARD kt_err kt_labels_build(const kt_label_cfg *cfg,
                                     const kt_ohlcv *bars, uint8_t *out,
-                                    size_t *n_valid, char *err,
-                                    size_t errlen);
+                                    size_t *n_valid, char *err, size_t errlen);
 
 // kt_zigzag_extremes finds ZigZag pivots on x[0..n) with relative threshold
 // t (> 0): writes their indexes, ascending, into idx (caller storage of n)

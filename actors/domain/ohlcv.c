@@ -175,8 +175,8 @@ trim(char *s)
         s++;
     }
     n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
-                     s[n - 1] == '"' || s[n - 1] == '\r')) {
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '"' ||
+                     s[n - 1] == '\r')) {
         s[--n] = '\0';
     }
     return s;
@@ -198,9 +198,9 @@ parse_header(csv_ctx *c, char *line)
         strcasecmp(t0, "timestamp") != 0 && strcasecmp(t0, "time") != 0 &&
         strcasecmp(t0, "datetime") != 0) {
         kt__errf(c->err, c->errlen,
-             "%s:1: first column must be the timestamp ('', date, "
-             "timestamp, time or datetime), got '%s'",
-             c->path, t0);
+                 "%s:1: first column must be the timestamp ('', date, "
+                 "timestamp, time or datetime), got '%s'",
+                 c->path, t0);
         return KT_EINVAL;
     }
     c->ncols = n;
@@ -213,7 +213,7 @@ parse_header(csv_ctx *c, char *line)
         }
         if (c->col[k] < 0) {
             kt__errf(c->err, c->errlen, "%s:1: header has no '%s' column",
-                 c->path, col_names[k]);
+                     c->path, col_names[k]);
             return KT_EINVAL;
         }
     }
@@ -228,14 +228,14 @@ parse_num(csv_ctx *c, long line, const char *field, int k, double *out)
 
     if (*field == '\0') {
         kt__errf(c->err, c->errlen, "%s:%ld: missing %s", c->path, line,
-             col_names[k]);
+                 col_names[k]);
         return KT_EINVAL;
     }
     errno = 0;
     v = strtod(field, &end);
     if (*end != '\0' || end == field || !isfinite(v)) {
         kt__errf(c->err, c->errlen, "%s:%ld: %s is not a finite number: '%s'",
-             c->path, line, col_names[k], field);
+                 c->path, line, col_names[k], field);
         return KT_EINVAL;
     }
     *out = v;
@@ -275,13 +275,13 @@ parse_row(csv_ctx *c, long line, char *text, int64_t *prev, int64_t start,
 
     if (n != c->ncols) {
         kt__errf(c->err, c->errlen, "%s:%ld: expected %d fields, got %d%s",
-             c->path, line, c->ncols, n > MAX_COLS ? MAX_COLS + 1 : n,
-             n < c->ncols ? " (missing field)" : "");
+                 c->path, line, c->ncols, n > MAX_COLS ? MAX_COLS + 1 : n,
+                 n < c->ncols ? " (missing field)" : "");
         return KT_EINVAL;
     }
     if (kt_time_parse(trim(f[0]), &t) != KT_OK) {
         kt__errf(c->err, c->errlen, "%s:%ld: bad timestamp '%s'", c->path, line,
-             f[0]);
+                 f[0]);
         return KT_EINVAL;
     }
     for (int k = 0; k < NCOLS; k++) {
@@ -294,8 +294,8 @@ parse_row(csv_ctx *c, long line, char *text, int64_t *prev, int64_t start,
     }
     if (*prev != KT_TIME_MIN && t <= *prev) {
         kt__errf(c->err, c->errlen, "%s:%ld: timestamp %s %s the previous row",
-             c->path, line, trim(f[0]),
-             t == *prev ? "duplicates" : "is before");
+                 c->path, line, trim(f[0]),
+                 t == *prev ? "duplicates" : "is before");
         return KT_EINVAL;
     }
     *prev = t;
@@ -427,7 +427,7 @@ kt_ohlcv_read(const char *path, int64_t start, int64_t end, kt_ohlcv **out,
     }
     if (strlen(text) != len) {
         kt__errf(err, errlen, "%s: contains a NUL byte (not a CSV text file)",
-             path);
+                 path);
         free(text);
         return KT_EINVAL;
     }
@@ -455,18 +455,18 @@ kt_ohlcv_load(const char *dir, const char *symbol, const char *timeframe,
     kt_err rv;
 
     if (kt_ohlcv_path(path, sizeof(path), dir, symbol, timeframe) != KT_OK) {
-        kt__errf(err, errlen, "bad data file name for symbol '%s' timeframe '%s'",
-             symbol != NULL ? symbol : "", timeframe != NULL ? timeframe : "");
+        kt__errf(
+            err, errlen, "bad data file name for symbol '%s' timeframe '%s'",
+            symbol != NULL ? symbol : "", timeframe != NULL ? timeframe : "");
         return KT_EINVAL;
     }
     rv = kt_ohlcv_read(path, start, end, out, err, errlen);
     if (rv == KT_ENOENT) {
         kt__errf(err, errlen,
-             "no market data: %s does not exist; create it with: kt-data "
-             "generate %s %s --start YYYY-MM-DD --end YYYY-MM-DD "
-             "--data-dir %s",
-             path, symbol, timeframe, dir != NULL && *dir ? dir : ".");
+                 "no market data: %s does not exist; create it with: kt-data "
+                 "generate %s %s --start YYYY-MM-DD --end YYYY-MM-DD "
+                 "--data-dir %s",
+                 path, symbol, timeframe, dir != NULL && *dir ? dir : ".");
     }
     return rv;
 }
-

@@ -61,9 +61,8 @@ KT_NODISCARD kt_err kt_ohlcv_path(char *buf, size_t buflen, const char *dir,
 // "<path>:<line>: <reason>" in err. KT_ENOENT when the file is missing.
 // On KT_OK *out owns new bars (maybe n == 0); symbol/timeframe are
 // taken from the file name when it has the {SYMBOL}_{tf}.csv form.
-KT_NODISCARD kt_err kt_ohlcv_read(const char *path, int64_t start,
-                                  int64_t end, kt_ohlcv **out, char *err,
-                                  size_t errlen);
+KT_NODISCARD kt_err kt_ohlcv_read(const char *path, int64_t start, int64_t end,
+                                  kt_ohlcv **out, char *err, size_t errlen);
 
 // kt_ohlcv_load is kt_ohlcv_read on kt_ohlcv_path(dir, symbol, timeframe).
 // A missing file gives KT_ENOENT with a message naming the file and the
@@ -83,8 +82,8 @@ KT_NODISCARD kt_err kt_ohlcv_write(const kt_ohlcv *b, const char *path,
 
 // kt_ohlcv_range returns in [*lo, *hi) the indexes of the bars with
 // start <= time < end (binary search).
-void kt_ohlcv_range(const kt_ohlcv *b, int64_t start, int64_t end,
-                    size_t *lo, size_t *hi);
+void kt_ohlcv_range(const kt_ohlcv *b, int64_t start, int64_t end, size_t *lo,
+                    size_t *hi);
 
 // kt_timeframe_seconds returns the bar length of "1m","5m","15m","30m",
 // "1h","4h","1d","1w", or 0 for anything else.
@@ -99,9 +98,8 @@ KT_NODISCARD kt_err kt_time_parse(const char *s, int64_t *out);
 // a date ("2024-06-01" -> end = 2024-06-02T00:00:00Z), inclusive of that
 // second when given with a time. NULL or "" leaves that side unbounded.
 // KT_EINVAL when a string does not parse or start >= end.
-KT_NODISCARD kt_err kt_date_range_parse(const char *start_s,
-                                        const char *end_s, int64_t *start,
-                                        int64_t *end);
+KT_NODISCARD kt_err kt_date_range_parse(const char *start_s, const char *end_s,
+                                        int64_t *start, int64_t *end);
 
 // kt_time_format writes t as "YYYY-MM-DDTHH:MM:SSZ" (buf >= 21 bytes).
 void kt_time_format(int64_t t, char *buf, size_t buflen);

@@ -1,11 +1,11 @@
 // ohlcv_time.c: UTC calendar arithmetic, timestamp parsing/formatting and
 // timeframes for the OHLCV layer. No time zone database: everything is UTC.
-#include "domain/ohlcv.h"
-
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "domain/ohlcv.h"
 
 int64_t
 kt_days_from_civil(int y, int m, int d)
@@ -90,7 +90,7 @@ parse_clock(const char **s, int64_t *secs)
     if (hh > 23 || mi > 59 || ss > 59) {
         return false;
     }
-    *secs = hh * 3600 + mi * 60 + ss;
+    *secs = (int64_t)hh * 3600 + (int64_t)mi * 60 + ss;
     return true;
 }
 
@@ -119,7 +119,7 @@ parse_zone(const char *s, int64_t *off)
     if (!digits(&s, 2, &mi) || *s != '\0' || hh > 23 || mi > 59) {
         return false;
     }
-    *off = sign * (hh * 3600 + mi * 60);
+    *off = (int64_t)sign * (hh * 3600 + mi * 60);
     return true;
 }
 
@@ -129,8 +129,8 @@ kt_time_parse(const char *s, int64_t *out)
     int y, m, d;
     int64_t secs = 0, off = 0;
 
-    if (s == NULL || !digits(&s, 4, &y) || *s++ != '-' ||
-        !digits(&s, 2, &m) || *s++ != '-' || !digits(&s, 2, &d)) {
+    if (s == NULL || !digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &m) ||
+        *s++ != '-' || !digits(&s, 2, &d)) {
         return KT_EINVAL;
     }
     if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, m)) {
@@ -195,8 +195,8 @@ kt_timeframe_seconds(const char *tf)
         const char *name;
         int64_t secs;
     } tfs[] = {
-        {"1m", 60},      {"5m", 300},     {"15m", 900},     {"30m", 1800},
-        {"1h", 3600},    {"4h", 14400},   {"1d", 86400},    {"1w", 604800},
+        {"1m", 60},   {"5m", 300},   {"15m", 900},  {"30m", 1800},
+        {"1h", 3600}, {"4h", 14400}, {"1d", 86400}, {"1w", 604800},
     };
     if (tf == NULL) {
         return 0;

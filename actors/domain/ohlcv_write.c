@@ -1,11 +1,10 @@
 // ohlcv_write.c: writes bars in the KTRDR CSV layout.
-#include "domain/ohlcv.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "domain/errbuf.h"
+#include "domain/ohlcv.h"
 
 enum { COL_O, COL_H, COL_L, COL_C, COL_V, NCOLS };
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <yaml.h>
 
 #include "domain/errbuf.h"
@@ -16,6 +17,7 @@
 
 // ---- document tree ---------------------------------------------------------
 
+// ynode_free recurses at most MAX_DEPTH levels (the builder refuses more).
 static void
 ynode_free(kt__ynode *n)
 {
@@ -65,7 +67,7 @@ typedef struct ybuild {
     kt__ynode *root;
     kt__ynode *stack[MAX_DEPTH];
     int depth;
-    char *key;      // pending mapping key of the innermost mapping
+    char *key; // pending mapping key of the innermost mapping
     int key_line;
 } ybuild;
 
@@ -85,6 +87,7 @@ attach(ybuild *b, kt__ynode *n, const yaml_event_t *ev)
     kt__ynode *top = b->depth > 0 ? b->stack[b->depth - 1] : NULL;
 
     if (top == NULL) {
+        ynode_free(b->root); // only one root per document: defensive
         b->root = n;
         return KT_OK;
     }
@@ -221,8 +224,10 @@ ydoc(const char *text, size_t len, const char *file, kt__ynode **root,
     yaml_parser_delete(&p);
     free(b.key);
     if (rv == KT_OK && (b.root == NULL || b.root->kind != KT_Y_MAP)) {
-        kt__errf(err, errlen, "%s: the document must be a mapping of "
-                 "sections (name, indicators, fuzzy_sets, ...)", file);
+        kt__errf(err, errlen,
+                 "%s: the document must be a mapping of "
+                 "sections (name, indicators, fuzzy_sets, ...)",
+                 file);
         rv = KT_EINVAL;
     }
     if (rv != KT_OK) {
@@ -264,8 +269,7 @@ kt_strategy_parse(const char *yaml_text, size_t len, const char *name,
 }
 
 kt_err
-kt_strategy_load(const char *path, kt_strategy **out, char *err,
-                 size_t errlen)
+kt_strategy_load(const char *path, kt_strategy **out, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     char *buf;
@@ -338,6 +342,25 @@ kt_names_free(char **names, size_t n)
     free(names);
 }
 
+// input_names appends the names of one nn_input's columns to v at *k.
+static kt_err
+input_names(const kt_strategy *s, const kt_nn_input *in, char **v, size_t *k)
+{
+    const kt_fuzzy_set *fs = &s->fuzzy_sets[in->fuzzy_set];
+    for (int t = 0; t < in->n_tf; t++) {
+        const char *tf = s->timeframes[in->tf[t]];
+        for (int m = 0; m < fs->n_mfs; m++) {
+            size_t len = strlen(tf) + strlen(fs->id) + strlen(fs->mfs[m].name);
+            if ((v[*k] = malloc(len + 3)) == NULL) {
+                return KT_ENOMEM;
+            }
+            kt__fmt(v[(*k)++], len + 3, "%s_%s_%s", tf, fs->id,
+                    fs->mfs[m].name);
+        }
+    }
+    return KT_OK;
+}
+
 kt_err
 kt_strategy_feature_names(const kt_strategy *s, char ***names, size_t *n)
 {
@@ -348,20 +371,9 @@ kt_strategy_feature_names(const kt_strategy *s, char ***names, size_t *n)
         return KT_ENOMEM;
     }
     for (int i = 0; i < s->n_nn_inputs; i++) {
-        const kt_nn_input *in = &s->nn_inputs[i];
-        const kt_fuzzy_set *fs = &s->fuzzy_sets[in->fuzzy_set];
-        for (int t = 0; t < in->n_tf; t++) {
-            for (int m = 0; m < fs->n_mfs; m++) {
-                size_t len = strlen(s->timeframes[in->tf[t]]) +
-                             strlen(fs->id) + strlen(fs->mfs[m].name) + 3;
-                if ((v[k] = malloc(len)) == NULL) {
-                    kt_names_free(v, k);
-                    return KT_ENOMEM;
-                }
-                (void)snprintf(v[k++], len, "%s_%s_%s",
-                               s->timeframes[in->tf[t]], fs->id,
-                               fs->mfs[m].name);
-            }
+        if (input_names(s, &s->nn_inputs[i], v, &k) != KT_OK) {
+            kt_names_free(v, k);
+            return KT_ENOMEM;
         }
     }
     *names = v;

@@ -18,15 +18,15 @@ extern "C" {
 #define KT_ID_MAX       64 // ids, names, membership names (incl. NUL)
 #define KT_REF_MAX      96 // "indicator_id.output" references (incl. NUL)
 #define KT_SYMBOL_MAX   32
-#define KT_TF_MAX       8  // "1m" .. "1w"
-#define KT_STRAT_MAX_TF 4  // timeframes per strategy
+#define KT_TF_MAX       8 // "1m" .. "1w"
+#define KT_STRAT_MAX_TF 4 // timeframes per strategy
 
 // Indicator types implemented (reference §1.3, §8.1). Type names in YAML are
 // case-insensitive; see kt_indicator_type_name() in indicators.h.
 typedef enum kt_ind_type {
     KT_IND_RSI = 0,
-    KT_IND_ADX,     // outputs adx (primary), plus_di, minus_di
-    KT_IND_MACD,    // outputs line (primary), signal, histogram
+    KT_IND_ADX,  // outputs adx (primary), plus_di, minus_di
+    KT_IND_MACD, // outputs line (primary), signal, histogram
     KT_IND_ROC,
     KT_IND_SMA,
     KT_IND_EMA,
@@ -54,15 +54,15 @@ typedef struct kt_indicator_def {
     char id[KT_ID_MAX];
     kt_ind_type type;
     kt_source source;
-    int period;       // rsi 14, roc 10, sma/ema 20, atr 14, adx 14, bb 20
-    int fast_period;  // macd 12
-    int slow_period;  // macd 26
+    int period;        // rsi 14, roc 10, sma/ema 20, atr 14, adx 14, bb 20
+    int fast_period;   // macd 12
+    int slow_period;   // macd 26
     int signal_period; // macd 9
-    int k_period;     // stochastic 14
-    int d_period;     // stochastic 3
-    int smooth_k;     // stochastic 3
+    int k_period;      // stochastic 14
+    int d_period;      // stochastic 3
+    int smooth_k;      // stochastic 3
     double multiplier; // bollinger std-dev multiplier 2.0
-    bool adjust;      // ema: pandas adjust=True weights (default true)
+    bool adjust;       // ema: pandas adjust=True weights (default true)
 } kt_indicator_def;
 
 typedef enum kt_mf_type {
@@ -109,28 +109,28 @@ typedef enum kt_label_source {
 typedef struct kt_label_cfg {
     kt_label_source source;  // default zigzag
     double zigzag_threshold; // fraction, default 0.02
-    int label_lookahead;     // default 10 (parsed; unused by the segment method)
-    double pt_multiplier;    // triple barrier: take profit x vol, default 2.0
-    double sl_multiplier;    // stop loss x vol, default 1.5
-    int max_holding_period;  // bars scanned forward, default 50
-    int vol_span;            // EWM span of (high-low)/close, default 50
+    int label_lookahead;    // default 10 (parsed; unused by the segment method)
+    double pt_multiplier;   // triple barrier: take profit x vol, default 2.0
+    double sl_multiplier;   // stop loss x vol, default 1.5
+    int max_holding_period; // bars scanned forward, default 50
+    int vol_span;           // EWM span of (high-low)/close, default 50
 } kt_label_cfg;
 
 // `decisions:` (classification only).
 typedef struct kt_decisions {
-    double confidence_threshold;   // default 0.5
-    bool position_awareness;       // default true
-    bool allow_short_from_flat;    // default false
-    double min_signal_separation;  // hours, filters.min_signal_separation, 4
+    double confidence_threshold;  // default 0.5
+    bool position_awareness;      // default true
+    bool allow_short_from_flat;   // default false
+    double min_signal_separation; // hours, filters.min_signal_separation, 4
 } kt_decisions;
 
 // A validated strategy. Every field is read-only for callers; the strategy
 // owns all memory it points to (released by kt_strategy_free).
 typedef struct kt_strategy {
     char name[KT_ID_MAX];
-    char *description;   // "" when absent
-    char version[16];    // "3.0" when absent
-    char *source_path;   // file it came from, or the name given to parse
+    char *description; // "" when absent
+    char version[16];  // "3.0" when absent
+    char *source_path; // file it came from, or the name given to parse
 
     // training_data: symbols (single or multi_symbol, `symbols`/`list`
     // keys both accepted); timeframes with the base timeframe first.
@@ -138,21 +138,21 @@ typedef struct kt_strategy {
     char (*symbols)[KT_SYMBOL_MAX];
     int n_timeframes; // 1..KT_STRAT_MAX_TF
     char timeframes[KT_STRAT_MAX_TF][KT_TF_MAX];
-    int history_required;   // bars, default 100
-    char start_date[32];    // "" when absent (ISO date as written)
+    int history_required; // bars, default 100
+    char start_date[32];  // "" when absent (ISO date as written)
     char end_date[32];
 
     int n_indicators;
     kt_indicator_def *indicators; // YAML order
     int n_fuzzy_sets;
-    kt_fuzzy_set *fuzzy_sets;     // YAML order
+    kt_fuzzy_set *fuzzy_sets; // YAML order
     int n_nn_inputs;
-    kt_nn_input *nn_inputs;       // YAML order
+    kt_nn_input *nn_inputs; // YAML order
 
-    kt_mlp_cfg mlp;       // n_inputs = kt_strategy_n_features()
+    kt_mlp_cfg mlp; // n_inputs = kt_strategy_n_features()
     kt_decisions decisions;
     kt_label_cfg labels;
-    kt_train_cfg train;   // seed default 42 (training.seed overrides)
+    kt_train_cfg train; // seed default 42 (training.seed overrides)
 } kt_strategy;
 
 // kt_strategy_load reads and validates the YAML file at path. On KT_OK *out

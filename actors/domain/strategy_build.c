@@ -126,7 +126,8 @@ kt__sb_ident(kt__sb *b, const char *id, const char *path, size_t cap)
         if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-') {
             return kt__sb_fail(b, path,
                                "invalid character '%c' in id '%s' (letters, "
-                               "digits, '_' and '-' only)", *p, id);
+                               "digits, '_' and '-' only)",
+                               *p, id);
         }
     }
     return KT_OK;
@@ -136,8 +137,8 @@ kt__sb_ident(kt__sb *b, const char *id, const char *path, size_t cap)
 
 // str_list reads a list of scalars (or one scalar) at n into out[cap][len].
 static kt_err
-str_list(kt__sb *b, const kt__ynode *n, const char *path, char *out,
-         size_t len, int cap, int *count)
+str_list(kt__sb *b, const kt__ynode *n, const char *path, char *out, size_t len,
+         int cap, int *count)
 {
     char p[PATH_MAX_LEN];
     if (n != NULL && n->kind == KT_Y_SCALAR) {
@@ -158,8 +159,7 @@ str_list(kt__sb *b, const kt__ynode *n, const char *path, char *out,
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(out + i * len, out + j * len) == 0) {
-                return kt__sb_fail(b, p, "duplicate entry '%s'",
-                                   out + i * len);
+                return kt__sb_fail(b, p, "duplicate entry '%s'", out + i * len);
             }
         }
     }
@@ -200,8 +200,7 @@ symbols(kt__sb *b, const kt__ynode *td)
     }
     char p[PATH_MAX_LEN];
     kt__fmt(p, sizeof(p), "training_data.symbols.%s", key);
-    return str_list(b, v, p, s->symbols[0], KT_SYMBOL_MAX, 64,
-                    &s->n_symbols);
+    return str_list(b, v, p, s->symbols[0], KT_SYMBOL_MAX, 64, &s->n_symbols);
 }
 
 static kt_err
@@ -237,7 +236,8 @@ timeframes(kt__sb *b, const kt__ynode *td)
         if (kt_timeframe_seconds(s->timeframes[i]) == 0) {
             return kt__sb_fail(b, p,
                                "unknown timeframe '%s' (1m, 5m, 15m, 30m, "
-                               "1h, 4h, 1d, 1w)", s->timeframes[i]);
+                               "1h, 4h, 1d, 1w)",
+                               s->timeframes[i]);
         }
     }
     if ((base = kt__ymap_get(tf, "base_timeframe")) == NULL) {
@@ -260,8 +260,7 @@ timeframes(kt__sb *b, const kt__ynode *td)
 }
 
 static kt_err
-date_key(kt__sb *b, const kt__ynode *n, const char *path, char *dst,
-         size_t cap)
+date_key(kt__sb *b, const kt__ynode *n, const char *path, char *dst, size_t cap)
 {
     int64_t t;
     if (kt__ynull(n)) {
@@ -297,9 +296,8 @@ training_data(kt__sb *b, const kt__ynode *root)
         return KT_EINVAL;
     }
     dr = kt__ymap_get(td, "date_range");
-    if (date_key(b, kt__ymap_get(td, "start_date"),
-                 "training_data.start_date", s->start_date,
-                 sizeof(s->start_date)) != KT_OK ||
+    if (date_key(b, kt__ymap_get(td, "start_date"), "training_data.start_date",
+                 s->start_date, sizeof(s->start_date)) != KT_OK ||
         date_key(b, kt__ymap_get(td, "end_date"), "training_data.end_date",
                  s->end_date, sizeof(s->end_date)) != KT_OK) {
         return KT_EINVAL;
@@ -334,10 +332,10 @@ nn_timeframes(kt__sb *b, const kt__ynode *tfs, const char *path,
 {
     const kt_strategy *s = b->s;
     char names[KT_STRAT_MAX_TF][KT_TF_MAX];
-    int n;
+    int n = 0;
 
-    if (kt__ynull(tfs) || (tfs->kind == KT_Y_SCALAR &&
-                           strcmp(tfs->str, "all") == 0)) {
+    if (kt__ynull(tfs) ||
+        (tfs->kind == KT_Y_SCALAR && strcmp(tfs->str, "all") == 0)) {
         in->n_tf = s->n_timeframes;
         for (int t = 0; t < s->n_timeframes; t++) {
             in->tf[t] = t;
@@ -350,13 +348,14 @@ nn_timeframes(kt__sb *b, const kt__ynode *tfs, const char *path,
     }
     for (int i = 0; i < n; i++) {
         int t = 0;
-        while (t < s->n_timeframes && strcmp(s->timeframes[t], names[i])) {
+        while (t < s->n_timeframes && strcmp(s->timeframes[t], names[i]) != 0) {
             t++;
         }
         if (t == s->n_timeframes) {
             return kt__sb_fail(b, path,
                                "timeframe '%s' is not in "
-                               "training_data.timeframes", names[i]);
+                               "training_data.timeframes",
+                               names[i]);
         }
         in->tf[i] = t;
     }
@@ -388,7 +387,8 @@ nn_inputs(kt__sb *b, const kt__ynode *root)
             return KT_EINVAL;
         }
         if (kt__ymap_get(e, "raw_indicator") != NULL) {
-            return kt__sb_fail(b, p, "raw_indicator inputs are not supported "
+            return kt__sb_fail(b, p,
+                               "raw_indicator inputs are not supported "
                                "(fuzzy_set inputs only)");
         }
         fs = kt__ymap_get(e, "fuzzy_set");
@@ -406,8 +406,7 @@ nn_inputs(kt__sb *b, const kt__ynode *root)
             }
         }
         kt__fmt(pt, sizeof(pt), "nn_inputs[%zu].timeframes", i);
-        if (nn_timeframes(b, kt__ymap_get(e, "timeframes"), pt, in) !=
-            KT_OK) {
+        if (nn_timeframes(b, kt__ymap_get(e, "timeframes"), pt, in) != KT_OK) {
             return KT_EINVAL;
         }
         s->n_nn_inputs++;
@@ -456,9 +455,9 @@ kt__strategy_build(const kt__ynode *root, const char *file, kt_strategy *s,
                    char *err, size_t errlen)
 {
     kt__sb b = {.file = file, .err = err, .errlen = errlen, .s = s};
-    static const char *const required[] = {
-        "training_data", "indicators", "fuzzy_sets", "nn_inputs", "model",
-        "training"};
+    static const char *const required[] = {"training_data", "indicators",
+                                           "fuzzy_sets",    "nn_inputs",
+                                           "model",         "training"};
     kt_err rv;
 
     for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {

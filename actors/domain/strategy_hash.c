@@ -9,8 +9,7 @@ typedef struct fnv {
     uint64_t h;
 } fnv;
 
-static void KT_PRINTF(2, 3)
-feed(fnv *f, const char *fmt, ...)
+static void KT_PRINTF(2, 3) feed(fnv *f, const char *fmt, ...)
 {
     char buf[256];
     va_list ap;
@@ -71,9 +70,9 @@ kt_strategy_hash(const kt_strategy *s)
     feed(&f, "lab=%d,%.17g,%d,%.17g,%.17g,%d,%d;", (int)l->source,
          l->zigzag_threshold, l->label_lookahead, l->pt_multiplier,
          l->sl_multiplier, l->max_holding_period, l->vol_span);
-    feed(&f, "tr=%d,%.17g,%d,%d,%.17g,%.17g,%.17g,%.17g,%.17g,%llu;",
-         t->epochs, t->learning_rate, t->batch_size, (int)t->loss,
-         t->focal_gamma, t->weight_decay, t->grad_clip, t->train_frac,
-         t->val_frac, (unsigned long long)t->seed);
+    feed(&f, "tr=%d,%.17g,%d,%d,%.17g,%.17g,%.17g,%.17g,%.17g,%llu;", t->epochs,
+         t->learning_rate, t->batch_size, (int)t->loss, t->focal_gamma,
+         t->weight_decay, t->grad_clip, t->train_frac, t->val_frac,
+         (unsigned long long)t->seed);
     return f.h;
 }

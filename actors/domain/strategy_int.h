@@ -12,10 +12,10 @@ typedef enum kt__ykind { KT_Y_SCALAR, KT_Y_SEQ, KT_Y_MAP } kt__ykind;
 
 typedef struct kt__ynode {
     kt__ykind kind;
-    int line;        // 1-based line of the node's start
-    char *str;       // scalar text ("" for an empty scalar)
-    bool plain;      // unquoted scalar: "", "~", "null" mean null
-    size_t n;        // items (sequence) or key/value pairs (mapping)
+    int line;   // 1-based line of the node's start
+    char *str;  // scalar text ("" for an empty scalar)
+    bool plain; // unquoted scalar: "", "~", "null" mean null
+    size_t n;   // items (sequence) or key/value pairs (mapping)
     size_t cap;
     struct kt__ynode **items; // sequence items, or mapping values
     char **keys;              // mapping keys (mappings only)
@@ -45,8 +45,7 @@ kt_err kt__sb_int(kt__sb *b, const kt__ynode *n, const char *path, int lo,
                   int hi, int *out);
 kt_err kt__sb_dbl(kt__sb *b, const kt__ynode *n, const char *path, double lo,
                   double hi, double *out);
-kt_err kt__sb_bool(kt__sb *b, const kt__ynode *n, const char *path,
-                   bool *out);
+kt_err kt__sb_bool(kt__sb *b, const kt__ynode *n, const char *path, bool *out);
 kt_err kt__sb_str(kt__sb *b, const kt__ynode *n, const char *path, char *dst,
                   size_t cap);
 // kt__sb_kind checks that n is a mapping/sequence/scalar.

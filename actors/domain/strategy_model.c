@@ -77,18 +77,18 @@ opt_enum(kt__sb *b, const kt__ynode *map, const char *sect, const char *key,
                        names[i]);
     }
     if (unsupported != NULL && strstr(unsupported, v->str) != NULL) {
-        return kt__sb_fail(b, p, "'%s' is not supported by this build "
-                           "(supported: %s)", v->str, list);
+        return kt__sb_fail(b, p,
+                           "'%s' is not supported by this build "
+                           "(supported: %s)",
+                           v->str, list);
     }
-    return kt__sb_fail(b, p, "unknown value '%s' (expected: %s)", v->str,
-                       list);
+    return kt__sb_fail(b, p, "unknown value '%s' (expected: %s)", v->str, list);
 }
 
 // ---- model ---------------------------------------------------------------
 
 static kt_err
-hidden_layers(kt__sb *b, const kt__ynode *n, const char *path,
-              kt_mlp_cfg *m)
+hidden_layers(kt__sb *b, const kt__ynode *n, const char *path, kt_mlp_cfg *m)
 {
     char p[PATH_MAX_LEN];
     if (kt__sb_kind(b, n, path, KT_Y_SEQ) != KT_OK) {
@@ -189,8 +189,8 @@ kt__sb_decisions(kt__sb *b, const kt__ynode *root)
     if (kt__sb_kind(b, f, "decisions.filters", KT_Y_MAP) != KT_OK) {
         return KT_EINVAL;
     }
-    return opt_dbl(b, f, "decisions.filters", "min_signal_separation", 0,
-                   1e6, &o->min_signal_separation);
+    return opt_dbl(b, f, "decisions.filters", "min_signal_separation", 0, 1e6,
+                   &o->min_signal_separation);
 }
 
 // ---- training ------------------------------------------------------------
@@ -298,11 +298,16 @@ kt__sb_training(kt__sb *b, const kt__ynode *root)
     kt_train_cfg *c = &b->s->train;
     int loss = KT_LOSS_CROSS_ENTROPY;
 
-    *c = (kt_train_cfg){.epochs = 100, .learning_rate = 0.001,
-                        .batch_size = 32, .loss = KT_LOSS_CROSS_ENTROPY,
-                        .focal_gamma = 2.0, .weight_decay = 1e-4,
-                        .grad_clip = 1.0, .train_frac = 0.7,
-                        .val_frac = 0.15, .seed = 42};
+    *c = (kt_train_cfg){.epochs = 100,
+                        .learning_rate = 0.001,
+                        .batch_size = 32,
+                        .loss = KT_LOSS_CROSS_ENTROPY,
+                        .focal_gamma = 2.0,
+                        .weight_decay = 1e-4,
+                        .grad_clip = 1.0,
+                        .train_frac = 0.7,
+                        .val_frac = 0.15,
+                        .seed = 42};
     if (kt__sb_kind(b, t, "training", KT_Y_MAP) != KT_OK) {
         return KT_EINVAL;
     }

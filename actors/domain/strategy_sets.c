@@ -6,9 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "domain/errbuf.h"
 #include "domain/fuzzy.h"
 #include "domain/indicators.h"
-#include "domain/errbuf.h"
 #include "domain/strategy_int.h"
 
 #define PATH_MAX_LEN 256
@@ -78,8 +78,7 @@ kt__sb_indicators(kt__sb *b, const kt__ynode *root)
         return KT_ENOMEM;
     }
     for (size_t i = 0; i < n->n; i++) {
-        if (indicator(b, n->keys[i], n->items[i], &s->indicators[i]) !=
-            KT_OK) {
+        if (indicator(b, n->keys[i], n->items[i], &s->indicators[i]) != KT_OK) {
             return KT_EINVAL;
         }
         s->n_indicators++;
@@ -144,7 +143,8 @@ membership(kt__sb *b, const char *path, const char *name, const kt__ynode *n,
             } else {
                 return kt__sb_fail(b, p,
                                    "unknown membership type '%s' (triangular, "
-                                   "trapezoidal, gaussian)", type->str);
+                                   "trapezoidal, gaussian)",
+                                   type->str);
             }
         }
         kt__fmt(p, sizeof(p), "%s.parameters", path);
@@ -185,8 +185,8 @@ resolve_ref(kt__sb *b, const char *path, kt_fuzzy_set *fs)
     if (kt_indicator_n_outputs(d->type) == 1) {
         return kt__sb_fail(b, path,
                            "'%s' (%s) has a single output: use '%s' without "
-                           "'.%s'", id, kt_indicator_type_name(d->type), id,
-                           dot);
+                           "'.%s'",
+                           id, kt_indicator_type_name(d->type), id, dot);
     }
     if ((fs->output = kt_indicator_output_index(d->type, dot)) < 0) {
         char list[128] = "";
@@ -214,8 +214,7 @@ fuzzy_set(kt__sb *b, const char *id, const kt__ynode *n, kt_fuzzy_set *fs)
     }
     memcpy(fs->id, id, strlen(id) + 1);
     kt__fmt(p, sizeof(p), "fuzzy_sets.%s.indicator", id);
-    if (kt__sb_str(b, ind, p, fs->indicator, sizeof(fs->indicator)) !=
-            KT_OK ||
+    if (kt__sb_str(b, ind, p, fs->indicator, sizeof(fs->indicator)) != KT_OK ||
         resolve_ref(b, p, fs) != KT_OK) {
         return KT_EINVAL;
     }

@@ -275,19 +275,25 @@ check_cfg(const kt_synth_cfg *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < len; i++) {
         char ch = cfg->symbol[i];
         if (!isalnum((unsigned char)ch) && ch != '.' && ch != '-') {
-            kt__errf(err, errlen, "symbol '%s': only letters, digits, '.' "
-                     "and '-' are allowed", cfg->symbol);
+            kt__errf(err, errlen,
+                     "symbol '%s': only letters, digits, '.' "
+                     "and '-' are allowed",
+                     cfg->symbol);
             return KT_EINVAL;
         }
     }
     if (kt_timeframe_seconds(cfg->timeframe) == 0) {
-        kt__errf(err, errlen, "unknown timeframe '%s' (1m, 5m, 15m, 30m, 1h, "
-                 "4h, 1d, 1w)", cfg->timeframe ? cfg->timeframe : "");
+        kt__errf(err, errlen,
+                 "unknown timeframe '%s' (1m, 5m, 15m, 30m, 1h, "
+                 "4h, 1d, 1w)",
+                 cfg->timeframe ? cfg->timeframe : "");
         return KT_EINVAL;
     }
     if (cfg->start >= cfg->end || cfg->start < lo || cfg->end > hi) {
-        kt__errf(err, errlen, "the range must be non-empty and within "
-                 "%d-01-01 .. %d-01-01", KT_SYNTH_MIN_YEAR, KT_SYNTH_MAX_YEAR);
+        kt__errf(err, errlen,
+                 "the range must be non-empty and within "
+                 "%d-01-01 .. %d-01-01",
+                 KT_SYNTH_MIN_YEAR, KT_SYNTH_MAX_YEAR);
         return KT_EINVAL;
     }
     return KT_OK;

@@ -39,7 +39,7 @@ typedef struct kt_synth_cfg {
     const char *timeframe; // 1m 5m 15m 30m 1h 4h 1d 1w
     int64_t start;         // bars with start <= open time < end
     int64_t end;
-    bool has_seed;         // false: kt_synth_default_seed(symbol)
+    bool has_seed; // false: kt_synth_default_seed(symbol)
     uint64_t seed;
 } kt_synth_cfg;
 
@@ -55,9 +55,8 @@ bool kt_synth_is_fx(const char *symbol);
 // time). KT_EINVAL (bad symbol, timeframe, or range outside
 // KT_SYNTH_MIN_YEAR..KT_SYNTH_MAX_YEAR; message in err), KT_ENOMEM.
 // Same cfg -> identical bars on every run.
-KT_NODISCARD kt_err kt_synth_generate(const kt_synth_cfg *cfg,
-                                      kt_ohlcv **out, char *err,
-                                      size_t errlen);
+KT_NODISCARD kt_err kt_synth_generate(const kt_synth_cfg *cfg, kt_ohlcv **out,
+                                      char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

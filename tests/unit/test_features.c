@@ -14,8 +14,9 @@
 #include "domain/labels.h"
 #include "domain/synth.h"
 
-#define TD1 "training_data: {symbols: {mode: single, symbol: X}, " \
-            "timeframes: {mode: single, timeframe: 1h}}\n"
+#define TD1                                                \
+    "training_data: {symbols: {mode: single, symbol: X}, " \
+    "timeframes: {mode: single, timeframe: 1h}}\n"
 #define TAIL "model: {type: mlp}\ntraining: {epochs: 1}\n"
 
 static kt_strategy *
@@ -23,8 +24,9 @@ strat(const char *yaml)
 {
     char err[512];
     kt_strategy *s = NULL;
-    cr_assert_eq(kt_strategy_parse(yaml, strlen(yaml), "f.yaml", &s, err,
-                                   sizeof(err)), KT_OK, "%s", err);
+    cr_assert_eq(
+        kt_strategy_parse(yaml, strlen(yaml), "f.yaml", &s, err, sizeof(err)),
+        KT_OK, "%s", err);
     return s;
 }
 
@@ -37,7 +39,8 @@ hour_bars(const double *c, size_t n, int64_t step, const char *tf)
     cr_assert_eq(kt_ohlcv_alloc(n, &b), KT_OK);
     for (size_t i = 0; i < n; i++) {
         cr_assert_eq(kt_ohlcv_push(b, 1704067200 + (int64_t)i * step, c[i],
-                                   c[i], c[i], c[i], 1), KT_OK);
+                                   c[i], c[i], c[i], 1),
+                     KT_OK);
     }
     strcpy(b->timeframe, tf);
     return b;
@@ -61,10 +64,7 @@ Test(features, order_values_and_warmup)
     kt_features f = {0};
     char err[256];
     // nn_inputs order (raw, then avg); sma_2 = NaN, 5, 8, 20.
-    float want[4][3] = {{1, 0, 0},
-                        {0.8f, 0.5f, 0},
-                        {0, 0.8f, 0},
-                        {0, 0, 1}};
+    float want[4][3] = {{1, 0, 0}, {0.8f, 0.5f, 0}, {0, 0.8f, 0}, {0, 0, 1}};
 
     cr_assert_eq(kt_features_build(s, b, &f, err, sizeof(err)), KT_OK, "%s",
                  err);
@@ -95,8 +95,8 @@ Test(features, timeframe_mismatch_and_multi_timeframe_misuse)
     char err[256];
 
     cr_expect_eq(kt_features_build(s, b, &f, err, sizeof(err)), KT_EINVAL);
-    cr_expect(strstr(err, "expects 1h bars for timeframe 0, got 4h bars"),
-              "%s", err);
+    cr_expect(strstr(err, "expects 1h bars for timeframe 0, got 4h bars"), "%s",
+              err);
     cr_expect_null(f.x);
     kt_strategy_free(s);
     s = strat("name: m\ntraining_data: {symbols: {mode: single, symbol: X},"
@@ -106,8 +106,9 @@ Test(features, timeframe_mismatch_and_multi_timeframe_misuse)
               "nn_inputs: [{fuzzy_set: p}]\n" TAIL);
     cr_expect_eq(kt_features_build(s, b, &f, err, sizeof(err)), KT_EINVAL);
     cr_expect(strstr(err, "use kt_features_build_mtf"), "%s", err);
-    cr_expect_eq(kt_features_build_mtf(s, (const kt_ohlcv *const *)&b, 1,
-                                       &f, err, sizeof(err)), KT_EINVAL);
+    cr_expect_eq(kt_features_build_mtf(s, (const kt_ohlcv *const *)&b, 1, &f,
+                                       err, sizeof(err)),
+                 KT_EINVAL);
     cr_expect(strstr(err, "uses 2 timeframe(s), 1 bar set(s) given"), "%s",
               err);
     kt_ohlcv_free(b);
@@ -116,12 +117,12 @@ Test(features, timeframe_mismatch_and_multi_timeframe_misuse)
 
 Test(features, higher_timeframe_forward_fills_completed_bars_only)
 {
-    kt_strategy *s = strat(
-        "name: m\ntraining_data: {symbols: {mode: single, symbol: X}, "
-        "timeframes: {list: [4h, 1h], base_timeframe: 1h}}\n"
-        "indicators: {sma_1: {type: sma, period: 1}}\n"
-        "fuzzy_sets: {p: {indicator: sma_1, m: [0, 10, 20]}}\n"
-        "nn_inputs: [{fuzzy_set: p, timeframes: all}]\n" TAIL);
+    kt_strategy *s =
+        strat("name: m\ntraining_data: {symbols: {mode: single, symbol: X}, "
+              "timeframes: {list: [4h, 1h], base_timeframe: 1h}}\n"
+              "indicators: {sma_1: {type: sma, period: 1}}\n"
+              "fuzzy_sets: {p: {indicator: sma_1, m: [0, 10, 20]}}\n"
+              "nn_inputs: [{fuzzy_set: p, timeframes: all}]\n" TAIL);
     double hc[] = {1, 2, 3, 4, 5, 6, 7, 8}, fc[] = {5, 12};
     kt_ohlcv *h = hour_bars(hc, 8, 3600, "1h");
     kt_ohlcv *f4 = hour_bars(fc, 2, 14400, "4h");
@@ -132,14 +133,13 @@ Test(features, higher_timeframe_forward_fills_completed_bars_only)
     // bar (which closes then); the 04:00 bar by the 07:00 one.
     float want4h[8] = {0, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f, 0.8f};
 
-    cr_assert_eq(kt_features_build_mtf(s, tf, 2, &f, err, sizeof(err)),
-                 KT_OK, "%s", err);
+    cr_assert_eq(kt_features_build_mtf(s, tf, 2, &f, err, sizeof(err)), KT_OK,
+                 "%s", err);
     cr_assert_eq(f.n_cols, 2);
     cr_expect_str_eq(f.names[0], "1h_p_m");
     cr_expect_str_eq(f.names[1], "4h_p_m");
     for (size_t r = 0; r < 8; r++) {
-        cr_expect(fabsf(f.x[r * 2] - (float)hc[r] / 10) < 1e-6f, "1h %zu",
-                  r);
+        cr_expect(fabsf(f.x[r * 2] - (float)hc[r] / 10) < 1e-6f, "1h %zu", r);
         cr_expect(fabsf(f.x[r * 2 + 1] - want4h[r]) < 1e-6f, "4h row %zu: %g",
                   r, (double)f.x[r * 2 + 1]);
     }
@@ -165,11 +165,11 @@ Test(features, check_against_model_names)
     cr_expect_eq(kt_features_check(&f, swapped, 3, err, sizeof(err)),
                  KT_EINVAL);
     cr_expect(strstr(err, "feature 1 is '1h_avg_mid' but the model expects "
-                          "'1h_avg_hi'"), "%s", err);
-    cr_expect_eq(kt_features_check(&f, same, 2, err, sizeof(err)),
-                 KT_EINVAL);
-    cr_expect(strstr(err, "3 features computed but the model expects 2"),
+                          "'1h_avg_hi'"),
               "%s", err);
+    cr_expect_eq(kt_features_check(&f, same, 2, err, sizeof(err)), KT_EINVAL);
+    cr_expect(strstr(err, "3 features computed but the model expects 2"), "%s",
+              err);
     kt_features_free(&f);
     kt_ohlcv_free(b);
     kt_strategy_free(s);
@@ -177,12 +177,12 @@ Test(features, check_against_model_names)
 
 Test(features, indicator_table_has_every_output)
 {
-    kt_strategy *s = strat(
-        "name: t\n" TD1
-        "indicators: {r: {type: rsi, period: 2}, m: {type: macd, "
-        "fast_period: 1, slow_period: 3, signal_period: 3}}\n"
-        "fuzzy_sets: {p: {indicator: m.signal, z: [0, 1, 2]}}\n"
-        "nn_inputs: [{fuzzy_set: p}]\n" TAIL);
+    kt_strategy *s =
+        strat("name: t\n" TD1
+              "indicators: {r: {type: rsi, period: 2}, m: {type: macd, "
+              "fast_period: 1, slow_period: 3, signal_period: 3}}\n"
+              "fuzzy_sets: {p: {indicator: m.signal, z: [0, 1, 2]}}\n"
+              "nn_inputs: [{fuzzy_set: p}]\n" TAIL);
     double c[] = {1, 2, 3, 4};
     kt_ohlcv *b = hour_bars(c, 4, 3600, "1h");
     kt_ind_table t = {0};
@@ -219,8 +219,9 @@ Test(features, shipped_strategy_on_synthetic_bars)
              KT_SOURCE_DIR);
     cr_assert_eq(kt_strategy_load(path, &s, err, sizeof(err)), KT_OK, "%s",
                  err);
-    cr_assert_eq(kt_date_range_parse("2024-01-01", "2024-06-01", &c.start,
-                                     &c.end), KT_OK);
+    cr_assert_eq(
+        kt_date_range_parse("2024-01-01", "2024-06-01", &c.start, &c.end),
+        KT_OK);
     cr_assert_eq(kt_synth_generate(&c, &b, err, sizeof(err)), KT_OK);
     cr_assert_eq(kt_features_build(s, b, &f, err, sizeof(err)), KT_OK, "%s",
                  err);
@@ -229,8 +230,7 @@ Test(features, shipped_strategy_on_synthetic_bars)
     cr_expect_eq(f.n_cols, 9);
     cr_expect_eq(memcmp(f.x, g.x, f.n_rows * f.n_cols * sizeof(float)), 0);
     for (size_t i = 0; i < f.n_rows * f.n_cols; i++) {
-        cr_assert(f.x[i] >= 0 && f.x[i] <= 1, "x[%zu] = %g", i,
-                  (double)f.x[i]);
+        cr_assert(f.x[i] >= 0 && f.x[i] <= 1, "x[%zu] = %g", i, (double)f.x[i]);
     }
     for (size_t k = 0; k < f.n_cols; k++) { // warm-up rows are zero
         cr_expect_eq(f.x[k], 0.0f);

@@ -12,8 +12,10 @@
 static kt_mf
 mf3(kt_mf_type t, double a, double b, double c, double d)
 {
-    kt_mf m = {.type = t, .n_params = t == KT_MF_TRIANGULAR ? 3
-                                      : t == KT_MF_GAUSSIAN ? 2 : 4,
+    kt_mf m = {.type = t,
+               .n_params = t == KT_MF_TRIANGULAR ? 3
+                           : t == KT_MF_GAUSSIAN ? 2
+                                                 : 4,
                .p = {a, b, c, d}};
     return m;
 }
@@ -38,7 +40,7 @@ Test(fuzzy, triangular_shoulders_follow_ktrdr)
     kt_mf right_peak = mf3(KT_MF_TRIANGULAR, 60, 100, 100, 0);
     kt_mf spike = mf3(KT_MF_TRIANGULAR, 5, 5, 5, 0);
 
-    cr_expect_eq(kt_mf_eval(&left, 0), 1.0);   // x == b wins over x <= a
+    cr_expect_eq(kt_mf_eval(&left, 0), 1.0); // x == b wins over x <= a
     cr_expect_float_eq(kt_mf_eval(&left, 15), 0.5, EPS);
     cr_expect_eq(kt_mf_eval(&right, 100), 0.0); // x >= c: 0 at exactly c
     cr_expect_float_eq(kt_mf_eval(&right, 99), 1.0 / 30, EPS);

@@ -8,22 +8,19 @@
 
 #include "domain/indicators.h"
 
-#define EPS 1e-9
+#define EPS  1e-9
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 // expect_series checks got[0..n) against want (NaN must match NaN).
 static void
-expect_series(const double *got, const double *want, size_t n,
-              const char *what)
+expect_series(const double *got, const double *want, size_t n, const char *what)
 {
     for (size_t i = 0; i < n; i++) {
         if (isnan(want[i])) {
-            cr_expect(isnan(got[i]), "%s[%zu] = %g, want NaN", what, i,
-                      got[i]);
+            cr_expect(isnan(got[i]), "%s[%zu] = %g, want NaN", what, i, got[i]);
         } else {
             cr_expect(fabs(got[i] - want[i]) < 1e-6 * (1 + fabs(want[i])),
-                      "%s[%zu] = %.12g, want %.12g", what, i, got[i],
-                      want[i]);
+                      "%s[%zu] = %.12g, want %.12g", what, i, got[i], want[i]);
         }
     }
 }
@@ -51,7 +48,7 @@ Test(indicators, sma_warmup_period1_short_constant_and_nan)
 Test(indicators, ema_adjusted_and_recursive_forms)
 {
     double x[] = {1, 2, 3, 4}, out[4];
-    double rec[] = {1, 1.5, 2.25, 3.125};                    // alpha 0.5
+    double rec[] = {1, 1.5, 2.25, 3.125};                      // alpha 0.5
     double adj[] = {1, 2.5 / 1.5, 4.25 / 1.75, 6.125 / 1.875}; // pandas adjust
     double c[] = {7, 7, 7};
 
@@ -73,8 +70,8 @@ Test(indicators, rsi_wilder_by_hand)
     // deltas +1 +1 -1 +2 0: first averages 2/3 and 1/3 (RS 2), then
     // Wilder: gain 10/9, loss 2/9 (RS 5); gain 20/27, loss 4/27 (RS 5).
     double x[] = {10, 11, 12, 11, 13, 13}, out[6];
-    double want[] = {NAN, NAN, NAN, 100 - 100 / 3.0, 100 - 100 / 6.0,
-                     100 - 100 / 6.0};
+    double want[] = {
+        NAN, NAN, NAN, 100 - 100 / 3.0, 100 - 100 / 6.0, 100 - 100 / 6.0};
     kt_ind_rsi(x, 6, 3, out);
     expect_series(out, want, 6, "rsi");
 }
@@ -237,7 +234,8 @@ Test(indicators, parameters_defaults_aliases_and_errors)
     cr_expect_eq(kt_indicator_set_param(&d, "period", "5", why, sizeof(why)),
                  KT_EINVAL);
     cr_expect(strstr(why, "unknown parameter for macd") &&
-              strstr(why, "fast_period"), "%s", why);
+                  strstr(why, "fast_period"),
+              "%s", why);
     cr_expect_eq(kt_indicator_set_param(&d, "slow", "2.5", why, sizeof(why)),
                  KT_EINVAL);
     cr_expect(strstr(why, "integer"), "%s", why);
@@ -251,14 +249,15 @@ Test(indicators, parameters_defaults_aliases_and_errors)
     cr_expect_eq(kt_indicator_set_param(&d, "period", "0", why, sizeof(why)),
                  KT_EINVAL);
     cr_expect(strstr(why, "must be in [1, 1000]"), "%s", why);
-    cr_expect_eq(kt_indicator_set_param(&d, "source", "vwap", why,
-                                        sizeof(why)), KT_EINVAL);
-    cr_assert_eq(kt_indicator_set_param(&d, "source", "HL2", why,
-                                        sizeof(why)), KT_OK);
+    cr_expect_eq(kt_indicator_set_param(&d, "source", "vwap", why, sizeof(why)),
+                 KT_EINVAL);
+    cr_assert_eq(kt_indicator_set_param(&d, "source", "HL2", why, sizeof(why)),
+                 KT_OK);
     cr_expect_eq(d.source, KT_SRC_HL2);
     kt_indicator_defaults(KT_IND_EMA, &d);
-    cr_expect_eq(kt_indicator_set_param(&d, "adjust", "maybe", why,
-                                        sizeof(why)), KT_EINVAL);
+    cr_expect_eq(
+        kt_indicator_set_param(&d, "adjust", "maybe", why, sizeof(why)),
+        KT_EINVAL);
 }
 
 Test(indicators, compute_dispatches_sources_and_outputs)
@@ -266,8 +265,13 @@ Test(indicators, compute_dispatches_sources_and_outputs)
     double o[] = {1, 2, 3}, h[] = {4, 5, 6}, l[] = {0, 1, 2};
     double c[] = {2, 3, 4}, v[] = {0, 0, 0}, out[3][3];
     int64_t t[] = {0, 60, 120};
-    kt_ohlcv b = {.n = 3, .time = t, .open = o, .high = h, .low = l,
-                  .close = c, .volume = v};
+    kt_ohlcv b = {.n = 3,
+                  .time = t,
+                  .open = o,
+                  .high = h,
+                  .low = l,
+                  .close = c,
+                  .volume = v};
     double *outs[3] = {out[0], out[1], out[2]};
     kt_indicator_def d;
 

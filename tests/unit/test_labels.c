@@ -62,8 +62,13 @@ bars(double *c, double *h, double *l, double *o, double *v, int64_t *t,
         v[i] = 1;
         t[i] = (int64_t)i * 3600;
     }
-    return (kt_ohlcv){.n = n, .time = t, .open = o, .high = h, .low = l,
-                      .close = c, .volume = v};
+    return (kt_ohlcv){.n = n,
+                      .time = t,
+                      .open = o,
+                      .high = h,
+                      .low = l,
+                      .close = c,
+                      .volume = v};
 }
 
 Test(labels, triple_barrier_hits_and_expiry)
@@ -101,8 +106,13 @@ Test(labels, triple_barrier_both_barriers_in_one_bar)
     double c[] = {100, 99}, h[] = {101, 105}, l[] = {99, 97};
     double o[] = {100, 100}, v[] = {1, 1};
     int64_t t[] = {0, 3600};
-    kt_ohlcv b = {.n = 2, .time = t, .open = o, .high = h, .low = l,
-                  .close = c, .volume = v};
+    kt_ohlcv b = {.n = 2,
+                  .time = t,
+                  .open = o,
+                  .high = h,
+                  .low = l,
+                  .close = c,
+                  .volume = v};
     uint8_t out[2];
 
     // vol(0) = 0.02: barriers 104 / 98, both crossed by bar 1.
@@ -123,8 +133,13 @@ Test(labels, triple_barrier_fills_early_zero_volatility)
     double l[] = {100, 100, 96, 99, 99, 99};
     double o[6] = {100, 100, 100, 100, 100, 100}, v[6] = {0};
     int64_t t[6] = {0, 1, 2, 3, 4, 5};
-    kt_ohlcv b = {.n = 6, .time = t, .open = o, .high = h, .low = l,
-                  .close = c, .volume = v};
+    kt_ohlcv b = {.n = 6,
+                  .time = t,
+                  .open = o,
+                  .high = h,
+                  .low = l,
+                  .close = c,
+                  .volume = v};
     uint8_t out[6];
 
     cr_assert_eq(kt_labels_triple_barrier(&b, 1.0, 1.0, 1, 2, out), 5);
@@ -137,20 +152,21 @@ Test(labels, build_dispatches_and_validates)
     double h[9], l[9], o[9], v[9];
     int64_t t[9];
     kt_ohlcv b = bars(c, h, l, o, v, t, 9, 0.0);
-    kt_label_cfg cfg = {.source = KT_LABEL_ZIGZAG, .zigzag_threshold = 0.1,
-                        .pt_multiplier = 2, .sl_multiplier = 1.5,
-                        .max_holding_period = 50, .vol_span = 50};
+    kt_label_cfg cfg = {.source = KT_LABEL_ZIGZAG,
+                        .zigzag_threshold = 0.1,
+                        .pt_multiplier = 2,
+                        .sl_multiplier = 1.5,
+                        .max_holding_period = 50,
+                        .vol_span = 50};
     uint8_t out[9];
     size_t nv = 0;
     char err[256];
 
-    cr_assert_eq(kt_labels_build(&cfg, &b, out, &nv, err, sizeof(err)),
-                 KT_OK);
+    cr_assert_eq(kt_labels_build(&cfg, &b, out, &nv, err, sizeof(err)), KT_OK);
     cr_expect_eq(nv, 9);
     cr_expect_eq(out[1], B);
     cfg.source = KT_LABEL_TRIPLE_BARRIER; // fewer bars than max_hold
-    cr_assert_eq(kt_labels_build(&cfg, &b, out, &nv, err, sizeof(err)),
-                 KT_OK);
+    cr_assert_eq(kt_labels_build(&cfg, &b, out, &nv, err, sizeof(err)), KT_OK);
     cr_expect_eq(nv, 0);
     cr_expect_eq(out[0], H);
     cfg.max_holding_period = 0;

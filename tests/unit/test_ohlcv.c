@@ -63,11 +63,11 @@ Test(ohlcv, time_parse_forms_and_invalid_dates)
     cr_expect_eq(ts("2024-01-02T16:30:00+02:00"), 1704153600 + 52200);
     cr_expect_eq(ts("2024-01-02T09:30:00-0500"), 1704153600 + 52200);
     cr_expect_eq(ts("2024-02-29"), 1709164800);
-    const char *bad[] = {"2023-02-29", "2024-02-30", "2024-13-01",
-                         "2024-00-10", "2024-01-02T24:00:00", "2024-1-2",
-                         "20240102",   "2024-01-02T10",       "",
-                         "2024-01-02Z", "2024-01-02T10:00:00X",
-                         "2024-01-02T10:00:00+25:00"};
+    const char *bad[] = {
+        "2023-02-29",  "2024-02-30",           "2024-13-01",
+        "2024-00-10",  "2024-01-02T24:00:00",  "2024-1-2",
+        "20240102",    "2024-01-02T10",        "",
+        "2024-01-02Z", "2024-01-02T10:00:00X", "2024-01-02T10:00:00+25:00"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int64_t t = 7;
         cr_expect_eq(kt_time_parse(bad[i], &t), KT_EINVAL, "%s", bad[i]);
@@ -118,8 +118,7 @@ Test(ohlcv, timeframes_and_paths)
     cr_expect_eq(kt_timeframe_seconds("1w"), 604800);
     cr_expect_eq(kt_timeframe_seconds("2h"), 0);
     cr_expect_eq(kt_timeframe_seconds(NULL), 0);
-    cr_assert_eq(kt_ohlcv_path(buf, sizeof(buf), "data", "AAPL", "1h"),
-                 KT_OK);
+    cr_assert_eq(kt_ohlcv_path(buf, sizeof(buf), "data", "AAPL", "1h"), KT_OK);
     cr_expect_str_eq(buf, "data/AAPL_1h.csv");
     cr_expect_eq(kt_ohlcv_path(buf, sizeof(buf), "d", "../x/y", "1h"),
                  KT_EINVAL);
@@ -134,8 +133,9 @@ Test(ohlcv, reads_header_variants_bom_crlf_and_extra_columns)
     char path[512];
 
     snprintf(path, sizeof(path), "%s/tests/data/DEMO_1h.csv", KT_SOURCE_DIR);
-    cr_assert_eq(kt_ohlcv_read(path, KT_TIME_MIN, KT_TIME_MAX, &b, err,
-                               sizeof(err)), KT_OK, "%s", err);
+    cr_assert_eq(
+        kt_ohlcv_read(path, KT_TIME_MIN, KT_TIME_MAX, &b, err, sizeof(err)),
+        KT_OK, "%s", err);
     cr_expect_eq(b->n, 2);
     cr_expect_str_eq(b->symbol, "DEMO");
     cr_expect_str_eq(b->timeframe, "1h");
@@ -143,12 +143,12 @@ Test(ohlcv, reads_header_variants_bom_crlf_and_extra_columns)
     cr_expect_eq(b->volume[0], 100.5); // float volume allowed
     kt_ohlcv_free(b);
 
-    cr_assert_eq(kt_ohlcv_read(put("X_1d.csv",
-                                   "Timestamp,Close,Volume,Adj Close,Open,"
-                                   "Low,High\n2024-01-02,10.5,100,10.4,10,9,"
-                                   "11\n"),
-                               KT_TIME_MIN, KT_TIME_MAX, &b, err,
-                               sizeof(err)), KT_OK, "%s", err);
+    cr_assert_eq(
+        kt_ohlcv_read(put("X_1d.csv", "Timestamp,Close,Volume,Adj Close,Open,"
+                                      "Low,High\n2024-01-02,10.5,100,10.4,10,9,"
+                                      "11\n"),
+                      KT_TIME_MIN, KT_TIME_MAX, &b, err, sizeof(err)),
+        KT_OK, "%s", err);
     cr_expect(b->n == 1 && b->open[0] == 10 && b->high[0] == 11 &&
               b->low[0] == 9 && b->close[0] == 10.5 && b->volume[0] == 100);
     kt_ohlcv_free(b);
@@ -164,8 +164,9 @@ Test(ohlcv, range_selection_start_inclusive_end_exclusive)
                                     "2024-01-02,2,2,2,2,1\n"
                                     "2024-01-03,3,3,3,3,1\n"
                                     "2024-01-04,4,4,4,4,1\n");
-    cr_assert_eq(kt_ohlcv_read(p, ts("2024-01-02"), ts("2024-01-04"), &b,
-                               err, sizeof(err)), KT_OK, "%s", err);
+    cr_assert_eq(kt_ohlcv_read(p, ts("2024-01-02"), ts("2024-01-04"), &b, err,
+                               sizeof(err)),
+                 KT_OK, "%s", err);
     cr_expect(b->n == 2 && b->close[0] == 2 && b->close[1] == 3);
     kt_ohlcv_range(b, ts("2024-01-03"), KT_TIME_MAX, &lo, &hi);
     cr_expect(lo == 1 && hi == 2);
@@ -206,8 +207,7 @@ static const csv_case csv_cases[] = {
     {HDR OK1 "2024-01-03T00:00:00Z,10,8,9,8.5,100\n", ":3: high < low"},
     {HDR "2024-01-02T00:00:00Z,12,11,9,10,100\n",
      ":2: open or close above high"},
-    {HDR "2024-01-02T00:00:00Z,10,11,9,8,100\n",
-     ":2: open or close below low"},
+    {HDR "2024-01-02T00:00:00Z,10,11,9,8,100\n", ":2: open or close below low"},
     {HDR "2024-01-02T00:00:00Z,10,11,9,10,-1\n", ":2: negative volume"},
     {HDR OK1 OK1, ":3: timestamp 2024-01-02T00:00:00Z duplicates the "
                   "previous row"},
@@ -222,12 +222,12 @@ Test(ohlcv, every_bad_row_is_reported_with_line_and_reason)
         char err[512] = "", want[700];
         kt_ohlcv *b = (kt_ohlcv *)0x1;
         const char *p = put("bad.csv", csv_cases[i].text);
-        kt_err rv = kt_ohlcv_read(p, KT_TIME_MIN, KT_TIME_MAX, &b, err,
-                                  sizeof(err));
+        kt_err rv =
+            kt_ohlcv_read(p, KT_TIME_MIN, KT_TIME_MAX, &b, err, sizeof(err));
         snprintf(want, sizeof(want), "%s%s", p, csv_cases[i].want);
         cr_expect_eq(rv, KT_EINVAL, "case %zu: rv %d", i, rv);
-        cr_expect(strstr(err, want) == err, "case %zu:\n got: %s\nwant: %s",
-                  i, err, want);
+        cr_expect(strstr(err, want) == err, "case %zu:\n got: %s\nwant: %s", i,
+                  err, want);
         cr_expect_eq(b, (kt_ohlcv *)0x1, "case %zu: out touched", i);
     }
 }
@@ -237,8 +237,9 @@ Test(ohlcv, rows_outside_the_range_are_validated_too)
     char err[512];
     kt_ohlcv *b;
     const char *p = put("o.csv", HDR OK1 "2024-01-03T00:00:00Z,1,1,2,1,1\n");
-    cr_expect_eq(kt_ohlcv_read(p, KT_TIME_MIN, ts("2024-01-03"), &b, err,
-                               sizeof(err)), KT_EINVAL);
+    cr_expect_eq(
+        kt_ohlcv_read(p, KT_TIME_MIN, ts("2024-01-03"), &b, err, sizeof(err)),
+        KT_EINVAL);
     cr_expect(strstr(err, ":3: high < low"), "%s", err);
 }
 
@@ -249,20 +250,24 @@ Test(ohlcv, fixture_files_and_missing_files)
 
     snprintf(path, sizeof(path), "%s/tests/data/ohlcv_duplicate_time.csv",
              KT_SOURCE_DIR);
-    cr_expect_eq(kt_ohlcv_read(path, KT_TIME_MIN, KT_TIME_MAX, &b, err,
-                               sizeof(err)), KT_EINVAL);
+    cr_expect_eq(
+        kt_ohlcv_read(path, KT_TIME_MIN, KT_TIME_MAX, &b, err, sizeof(err)),
+        KT_EINVAL);
     cr_expect(strstr(err, "ohlcv_duplicate_time.csv:4: timestamp 2024-01-03 "
-                          "duplicates the previous row"), "%s", err);
+                          "duplicates the previous row"),
+              "%s", err);
     snprintf(path, sizeof(path), "%s/tests/data/ohlcv_high_below_low.csv",
              KT_SOURCE_DIR);
-    cr_expect_eq(kt_ohlcv_read(path, KT_TIME_MIN, KT_TIME_MAX, &b, err,
-                               sizeof(err)), KT_EINVAL);
-    cr_expect(strstr(err, "ohlcv_high_below_low.csv:3: high < low"), "%s",
-              err);
-    cr_expect_eq(kt_ohlcv_read("/nonexistent/x.csv", 0, 1, &b, err,
-                               sizeof(err)), KT_ENOENT);
-    cr_expect_eq(kt_ohlcv_load(dir, "MSFT", "1h", KT_TIME_MIN, KT_TIME_MAX,
-                               &b, err, sizeof(err)), KT_ENOENT);
+    cr_expect_eq(
+        kt_ohlcv_read(path, KT_TIME_MIN, KT_TIME_MAX, &b, err, sizeof(err)),
+        KT_EINVAL);
+    cr_expect(strstr(err, "ohlcv_high_below_low.csv:3: high < low"), "%s", err);
+    cr_expect_eq(
+        kt_ohlcv_read("/nonexistent/x.csv", 0, 1, &b, err, sizeof(err)),
+        KT_ENOENT);
+    cr_expect_eq(kt_ohlcv_load(dir, "MSFT", "1h", KT_TIME_MIN, KT_TIME_MAX, &b,
+                               err, sizeof(err)),
+                 KT_ENOENT);
     cr_expect(strstr(err, "MSFT_1h.csv does not exist") &&
                   strstr(err, "kt-data generate MSFT 1h --start"),
               "%s", err);
@@ -272,8 +277,9 @@ Test(ohlcv, fixture_files_and_missing_files)
         cr_assert_not_null(f);
         cr_assert_eq(fwrite(nul, 1, sizeof(nul), f), sizeof(nul)); // + NUL
         cr_assert_eq(fclose(f), 0);
-        cr_expect_eq(kt_ohlcv_read(put("nul.csv", "") , 0, 1, &b, err,
-                                   sizeof(err)), KT_EINVAL);
+        cr_expect_eq(
+            kt_ohlcv_read(put("nul.csv", ""), 0, 1, &b, err, sizeof(err)),
+            KT_EINVAL);
     }
 }
 
@@ -290,13 +296,15 @@ Test(ohlcv, write_then_read_back_is_exact)
     size_t n;
 
     cr_assert_eq(kt_ohlcv_alloc(0, &b), KT_OK);
-    cr_assert_eq(kt_ohlcv_push(b, ts("2024-01-02T14:30:00Z"), 1.1, 1.25,
-                               1.0, 1.2, 1500), KT_OK);
-    cr_assert_eq(kt_ohlcv_push(b, ts("2024-01-02T15:30:00Z"), 1.2, 1.3,
-                               1.15, 1.223456, 0.5), KT_OK);
+    cr_assert_eq(
+        kt_ohlcv_push(b, ts("2024-01-02T14:30:00Z"), 1.1, 1.25, 1.0, 1.2, 1500),
+        KT_OK);
+    cr_assert_eq(kt_ohlcv_push(b, ts("2024-01-02T15:30:00Z"), 1.2, 1.3, 1.15,
+                               1.223456, 0.5),
+                 KT_OK);
     for (int i = 0; i < 200; i++) { // grows past the first capacity
-        cr_assert_eq(kt_ohlcv_push(b, ts("2024-01-03") + i * 60, 2, 2, 2, 2,
-                                   0), KT_OK);
+        cr_assert_eq(kt_ohlcv_push(b, ts("2024-01-03") + i * 60, 2, 2, 2, 2, 0),
+                     KT_OK);
     }
     snprintf(path, sizeof(path), "%s/W_1h.csv", dir);
     cr_assert_eq(kt_ohlcv_write(b, path, err, sizeof(err)), KT_OK, "%s", err);
@@ -306,12 +314,14 @@ Test(ohlcv, write_then_read_back_is_exact)
     text[n] = '\0';
     cr_assert_eq(fclose(f), 0);
     cr_expect(strncmp(text, want, strlen(want)) == 0, "%s", text);
-    cr_assert_eq(kt_ohlcv_read(path, KT_TIME_MIN, KT_TIME_MAX, &r, err,
-                               sizeof(err)), KT_OK, "%s", err);
+    cr_assert_eq(
+        kt_ohlcv_read(path, KT_TIME_MIN, KT_TIME_MAX, &r, err, sizeof(err)),
+        KT_OK, "%s", err);
     cr_assert_eq(r->n, b->n);
     for (size_t i = 0; i < b->n; i++) {
         cr_expect(r->time[i] == b->time[i] && r->close[i] == b->close[i] &&
-                  r->volume[i] == b->volume[i], "row %zu", i);
+                      r->volume[i] == b->volume[i],
+                  "row %zu", i);
     }
     cr_expect_eq(access(path, F_OK), 0);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);

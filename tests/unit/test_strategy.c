@@ -11,13 +11,16 @@
 
 #include "domain/strategy.h"
 
-#define NAME  "name: t\n"
-#define TD    "training_data: {symbols: {mode: single, symbol: EURUSD}, " \
-              "timeframes: {mode: single, timeframe: 1h}}\n"
-#define IND   "indicators: {rsi_14: {type: rsi, period: 14}, " \
-              "adx_14: {type: adx}}\n"
-#define FS    "fuzzy_sets: {rsi: {indicator: rsi_14, low: [0, 30, 50], " \
-              "high: [50, 70, 100]}}\n"
+#define NAME "name: t\n"
+#define TD                                                      \
+    "training_data: {symbols: {mode: single, symbol: EURUSD}, " \
+    "timeframes: {mode: single, timeframe: 1h}}\n"
+#define IND                                          \
+    "indicators: {rsi_14: {type: rsi, period: 14}, " \
+    "adx_14: {type: adx}}\n"
+#define FS                                                     \
+    "fuzzy_sets: {rsi: {indicator: rsi_14, low: [0, 30, 50], " \
+    "high: [50, 70, 100]}}\n"
 #define NN    "nn_inputs: [{fuzzy_set: rsi}]\n"
 #define MODEL "model: {type: mlp}\n"
 #define TRAIN "training: {epochs: 5}\n"
@@ -257,18 +260,16 @@ Test(strategy, multi_symbol_and_multi_timeframe)
         NAME
         "training_data:\n  symbols: {mode: multi_symbol, list: [AAPL, MSFT]}\n"
         "  timeframes: {mode: multi_timeframe, list: [5m, 1h, 1d],\n"
-        "               base_timeframe: 1h}\n"
-        IND
+        "               base_timeframe: 1h}\n" IND
         "fuzzy_sets:\n  rsi: {indicator: rsi_14, low: [0, 30, 50]}\n"
         "  trend: {indicator: adx_14.adx, weak: [0, 10, 20], "
         "strong: [20, 40, 100]}\n"
         "nn_inputs:\n  - {fuzzy_set: rsi, timeframes: [1d, 5m]}\n"
         "  - {fuzzy_set: trend, timeframes: all}\n" MODEL TRAIN);
     // The base timeframe moves first; an explicit list keeps its order.
-    const char *want[] = {"1d_rsi_low",      "5m_rsi_low",
-                          "1h_trend_weak",   "1h_trend_strong",
-                          "5m_trend_weak",   "5m_trend_strong",
-                          "1d_trend_weak",   "1d_trend_strong"};
+    const char *want[] = {
+        "1d_rsi_low",    "5m_rsi_low",      "1h_trend_weak", "1h_trend_strong",
+        "5m_trend_weak", "5m_trend_strong", "1d_trend_weak", "1d_trend_strong"};
 
     cr_expect_eq(s->n_symbols, 2);
     cr_expect_str_eq(s->symbols[1], "MSFT");
@@ -279,10 +280,9 @@ Test(strategy, multi_symbol_and_multi_timeframe)
     expect_names(s, want, 8);
     kt_strategy_free(s);
 
-    s = parse_ok(NAME
-                 "training_data: {symbols: {mode: multi_symbol, symbols: "
-                 "[A, B, C]}, timeframes: {mode: multi_timeframe, "
-                 "timeframes: [4h, 1d]}}\n" IND FS NN MODEL TRAIN);
+    s = parse_ok(NAME "training_data: {symbols: {mode: multi_symbol, symbols: "
+                      "[A, B, C]}, timeframes: {mode: multi_timeframe, "
+                      "timeframes: [4h, 1d]}}\n" IND FS NN MODEL TRAIN);
     cr_expect_eq(s->n_symbols, 3);
     cr_expect_str_eq(s->timeframes[0], "4h"); // no base: first listed
     kt_strategy_free(s);
@@ -291,14 +291,13 @@ Test(strategy, multi_symbol_and_multi_timeframe)
 Test(strategy, hash_tracks_what_changes_the_model)
 {
     kt_strategy *a = parse_ok(BASE);
-    kt_strategy *b = parse_ok("name: other\ndescription: words\n" TD IND FS
-                              NN MODEL TRAIN);
-    kt_strategy *c = parse_ok(NAME TD IND FS NN MODEL
-                              "training: {epochs: 6}\n");
-    kt_strategy *d = parse_ok(NAME TD IND
-                              "fuzzy_sets: {rsi: {indicator: rsi_14, "
-                              "low: [0, 31, 50], high: [50, 70, 100]}}\n"
-                              NN MODEL TRAIN);
+    kt_strategy *b =
+        parse_ok("name: other\ndescription: words\n" TD IND FS NN MODEL TRAIN);
+    kt_strategy *c =
+        parse_ok(NAME TD IND FS NN MODEL "training: {epochs: 6}\n");
+    kt_strategy *d = parse_ok(
+        NAME TD IND "fuzzy_sets: {rsi: {indicator: rsi_14, "
+                    "low: [0, 31, 50], high: [50, 70, 100]}}\n" NN MODEL TRAIN);
     cr_expect_eq(kt_strategy_hash(a), kt_strategy_hash(b));
     cr_expect_neq(kt_strategy_hash(a), kt_strategy_hash(c));
     cr_expect_neq(kt_strategy_hash(a), kt_strategy_hash(d));
@@ -392,14 +391,14 @@ static const bad_case bad_cases[] = {
      "listed timeframes"},
     {WITH_TD(TDX(SINGLE_SYM, "{list: [1h, 1h]}")),
      "training_data.timeframes.list[1]: duplicate entry '1h'"},
-    {WITH_TD("training_data: {symbols: " SINGLE_SYM ", timeframes: "
-             SINGLE_TF ", history_required: -1}\n"),
+    {WITH_TD("training_data: {symbols: " SINGLE_SYM ", timeframes: " SINGLE_TF
+             ", history_required: -1}\n"),
      "training_data.history_required: must be in [0, 1e+06], got -1"},
-    {WITH_TD("training_data: {symbols: " SINGLE_SYM ", timeframes: "
-             SINGLE_TF ", start_date: 2024-13-01}\n"),
+    {WITH_TD("training_data: {symbols: " SINGLE_SYM ", timeframes: " SINGLE_TF
+             ", start_date: 2024-13-01}\n"),
      "training_data.start_date: not a date (YYYY-MM-DD): '2024-13-01'"},
-    {WITH_TD("training_data: {symbols: " SINGLE_SYM ", timeframes: "
-             SINGLE_TF ", date_range: {start: 2024-01-01, end: soon}}\n"),
+    {WITH_TD("training_data: {symbols: " SINGLE_SYM ", timeframes: " SINGLE_TF
+             ", date_range: {start: 2024-01-01, end: soon}}\n"),
      "training_data.date_range.end: not a date"},
     // indicators
     {NAME TD "indicators: [{type: rsi}]\n" FS NN MODEL TRAIN,
@@ -562,13 +561,14 @@ Test(strategy, every_validation_error_names_file_key_and_problem)
         snprintf(want, sizeof(want), "t.yaml: %s", bad_cases[i].want);
         cr_expect_eq(rv, KT_EINVAL, "case %zu (%s): rv %d", i,
                      bad_cases[i].want, rv);
-        cr_expect(strstr(err, want) != NULL, "case %zu:\n got: %s\nwant: %s",
-                  i, err, want);
+        cr_expect(strstr(err, want) != NULL, "case %zu:\n got: %s\nwant: %s", i,
+                  err, want);
         cr_expect_eq(s, (kt_strategy *)0x1, "case %zu: out touched", i);
     }
 }
 
-// ---- malformed YAML and files ------------------------------------------------
+// ---- malformed YAML and files
+// ------------------------------------------------
 
 static const bad_case yaml_cases[] = {
     {"name: a\nindicators: {rsi: [1, 2\n",
@@ -660,7 +660,7 @@ Test(strategy, null_error_buffer_is_allowed)
 Test(strategy, truncated_and_corrupted_input_never_crashes)
 {
     static const char doc[] = BASE "decisions: {filters: "
-                              "{min_signal_separation: 2}}\n";
+                                   "{min_signal_separation: 2}}\n";
     size_t n = strlen(doc);
     char *buf = malloc(n + 1), err[512];
     static const char junk[] = " :{}[],-\n#&*!|>'\"0a.\t\\";
@@ -672,8 +672,7 @@ Test(strategy, truncated_and_corrupted_input_never_crashes)
         memcpy(buf, doc, len);
         kt_err rv = kt_strategy_parse(buf, len, "p", &s, err, sizeof(err));
         cr_expect(rv == KT_OK || rv == KT_EINVAL, "prefix %zu: %d", len, rv);
-        cr_expect(rv == KT_OK || err[0] != '\0', "prefix %zu: no message",
-                  len);
+        cr_expect(rv == KT_OK || err[0] != '\0', "prefix %zu: no message", len);
         kt_strategy_free(s);
     }
     for (int round = 0; round < 3000; round++) {

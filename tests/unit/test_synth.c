@@ -25,14 +25,12 @@ gen(const char *sym, const char *tf, const char *a, const char *z)
     kt_ohlcv *b;
     kt_synth_cfg c = {.symbol = sym, .timeframe = tf};
     cr_assert_eq(kt_date_range_parse(a, z, &c.start, &c.end), KT_OK);
-    cr_assert_eq(kt_synth_generate(&c, &b, err, sizeof(err)), KT_OK, "%s",
-                 err);
+    cr_assert_eq(kt_synth_generate(&c, &b, err, sizeof(err)), KT_OK, "%s", err);
     return b;
 }
 
 static bool
-same_bars(const kt_ohlcv *a, size_t ia, const kt_ohlcv *b, size_t ib,
-          size_t n)
+same_bars(const kt_ohlcv *a, size_t ia, const kt_ohlcv *b, size_t ib, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (a->time[ia + i] != b->time[ib + i] ||
@@ -74,8 +72,10 @@ Test(synth, seeds_default_from_symbol)
 {
     char err[256];
     kt_ohlcv *a, *b, *c;
-    kt_synth_cfg cfg = {.symbol = "AAPL", .timeframe = "1d",
-                        .start = ts("2024-01-01"), .end = ts("2024-02-01")};
+    kt_synth_cfg cfg = {.symbol = "AAPL",
+                        .timeframe = "1d",
+                        .start = ts("2024-01-01"),
+                        .end = ts("2024-02-01")};
 
     cr_expect_eq(kt_synth_default_seed("AAPL"), kt_synth_default_seed("AAPL"));
     cr_expect_neq(kt_synth_default_seed("AAPL"), kt_synth_default_seed("MSFT"));
@@ -155,7 +155,7 @@ Test(synth, timeframes_of_one_symbol_agree)
         cr_expect(v - d->volume[k] <= 4 && d->volume[k] - v <= 4); // rounding
     }
     cr_assert_eq(w->n, 1);
-    cr_expect_eq(w->open[0], d->open[1]); // Mon 2024-03-04 is d[1]
+    cr_expect_eq(w->open[0], d->open[1]);   // Mon 2024-03-04 is d[1]
     cr_expect_eq(w->close[0], d->close[5]); // Fri 03-08
     cr_expect_eq(w->high[0], fmax(fmax(fmax(d->high[1], d->high[2]),
                                        fmax(d->high[3], d->high[4])),
@@ -188,8 +188,10 @@ Test(synth, bad_arguments)
 {
     char err[256];
     kt_ohlcv *b = (kt_ohlcv *)0x1;
-    kt_synth_cfg c = {.symbol = "AAPL", .timeframe = "2h",
-                      .start = ts("2024-01-01"), .end = ts("2024-02-01")};
+    kt_synth_cfg c = {.symbol = "AAPL",
+                      .timeframe = "2h",
+                      .start = ts("2024-01-01"),
+                      .end = ts("2024-02-01")};
     cr_expect_eq(kt_synth_generate(&c, &b, err, sizeof(err)), KT_EINVAL);
     cr_expect(strstr(err, "unknown timeframe '2h'"), "%s", err);
     c.timeframe = "1h";

@@ -48,11 +48,11 @@ int
 kt_data_usage_error(const char *fmt, ...)
 {
     va_list ap;
-    fputs("kt-data: ", stderr);
+    (void)fputs("kt-data: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    (void)vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputs("\n(see kt-data --help)\n", stderr);
+    (void)fputs("\n(see kt-data --help)\n", stderr);
     return EXIT_USAGE;
 }
 
@@ -135,31 +135,33 @@ cmd_generate(const kt_data_opts *o)
         return kt_data_usage_error("generate needs --start and --end");
     }
     if (kt_date_range_parse(o->start, o->end, &c.start, &c.end) != KT_OK) {
-        return kt_data_usage_error("bad --start/--end (YYYY-MM-DD, start <= end)");
+        return kt_data_usage_error(
+            "bad --start/--end (YYYY-MM-DD, start <= end)");
     }
     if (parse_seed(o->seed, &c) != 0) {
-        return kt_data_usage_error("bad --seed '%s' (an unsigned integer)", o->seed);
+        return kt_data_usage_error("bad --seed '%s' (an unsigned integer)",
+                                   o->seed);
     }
     c.symbol = o->pos[0];
     c.timeframe = o->pos[1];
     if (kt_synth_generate(&c, &b, err, sizeof(err)) != KT_OK) {
-        fprintf(stderr, "kt-data generate: %s\n", err);
+        (void)fprintf(stderr, "kt-data generate: %s\n", err);
         return EXIT_FAIL;
     }
     if (kt_ohlcv_path(path, sizeof(path), dir, c.symbol, c.timeframe) !=
             KT_OK ||
         mkdirs(dir) != 0) {
-        fprintf(stderr, "kt-data generate: cannot create %s: %s\n", dir,
-                strerror(errno));
+        (void)fprintf(stderr, "kt-data generate: cannot create %s: %s\n", dir,
+                      strerror(errno));
         kt_ohlcv_free(b);
         return EXIT_FAIL;
     }
     if (kt_ohlcv_write(b, path, err, sizeof(err)) != KT_OK) {
-        fprintf(stderr, "kt-data generate: %s\n", err);
+        (void)fprintf(stderr, "kt-data generate: %s\n", err);
         kt_ohlcv_free(b);
         return EXIT_FAIL;
     }
-    printf("wrote %zu bars to %s\n", b->n, path);
+    (void)printf("wrote %zu bars to %s\n", b->n, path);
     kt_ohlcv_free(b);
     return EXIT_OKAY;
 }
@@ -175,15 +177,15 @@ cmd_check(const kt_data_opts *o)
     }
     if (kt_ohlcv_read(o->pos[0], KT_TIME_MIN, KT_TIME_MAX, &b, err,
                       sizeof(err)) != KT_OK) {
-        fprintf(stderr, "kt-data check: %s\n", err);
+        (void)fprintf(stderr, "kt-data check: %s\n", err);
         return EXIT_FAIL;
     }
     if (b->n > 0) {
         kt_time_format(b->time[0], a, sizeof(a));
         kt_time_format(b->time[b->n - 1], z, sizeof(z));
-        printf("%s: %zu bars, %s .. %s\n", o->pos[0], b->n, a, z);
+        (void)printf("%s: %zu bars, %s .. %s\n", o->pos[0], b->n, a, z);
     } else {
-        printf("%s: no bars\n", o->pos[0]);
+        (void)printf("%s: no bars\n", o->pos[0]);
     }
     kt_ohlcv_free(b);
     return EXIT_OKAY;
@@ -197,12 +199,12 @@ main(int argc, char **argv)
 
     if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-        fputs(usage, argc < 2 ? stderr : stdout);
+        (void)fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OKAY;
     }
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
+            (void)fputs(usage, stdout);
             return EXIT_OKAY;
         }
     }
