@@ -29,8 +29,8 @@ enum {
     KT_OPS_PROGRESS = 312,       // ProgressEvent (worker -> ops -> subs)
     KT_OPS_CKPT_SHOW = 313,      // CheckpointShowRequest -> ..Reply
     KT_OPS_CKPT_SHOW_REPLY = 314,
-    KT_OPS_SHUTDOWN = 315,    // OpsShutdownRequest -> OpsReply
-    KT_OPS_WORKER_DONE = 316, // WorkerDone (worker -> ops, no reply)
+    KT_OPS_SHUTDOWN = 315,      // OpsShutdownRequest -> OpsReply
+    KT_OPS_WORKER_DONE = 316,   // WorkerDone (worker -> ops, no reply)
     KT_OPS_WORKER_ASSIGN = 317, // WorkerAssign (ops -> worker process)
     KT_OPS_ERROR_REPLY = 399,   // ErrorReply: unknown request type
 };
@@ -60,8 +60,8 @@ enum {
 // every slice (unit "bar", value = next bar), on the worker's own thread.
 // Return KT_OK to continue or an error to make the engine fail with it
 // ("injected failure"). It may block (a test gates progress with it).
-typedef kt_err (*kt_ops_hook_fn)(void *arg, const char *op_id,
-                                 const char *unit, int64_t value);
+typedef kt_err (*kt_ops_hook_fn)(void *arg, const char *op_id, const char *unit,
+                                 int64_t value);
 
 typedef struct kt_ops_cfg {
     const char *data_dir;       // required: data/, models/ live below it
