@@ -1,0 +1,355 @@
+// cli_follow.c: following an operation live. A local "follower" actor
+// subscribes to the operation's ProgressEvents and hands them to the main
+// thread through a small queue; the main thread draws a progress bar (a
+// terminal) or plain lines, and turns Ctrl+C into a cancel.
+#include <errno.h>
+#include <inttypes.h>
+#include <ktpb/v1/ops.pb-c.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define QCAP 64
+
+typedef struct fevent {
+    double percent, train_loss, val_loss, equity;
+    uint32_t epoch, total_epochs;
+    uint64_t bar, total_bars;
+    Ktpb__V1__OpStatus status;
+    bool final;
+    int err; // subscription failed (kt_err)
+    char step[64];
+    char error[256];
+} fevent;
+
+typedef struct fqueue {
+    pthread_mutex_t mtx;
+    pthread_cond_t cv;
+    fevent ev[QCAP];
+    size_t head, n;
+    char op_id[128];
+    kt_aid ops;
+} fqueue;
+
+typedef struct follower {
+    fqueue *q;
+    uint64_t corr;
+} follower;
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void
+q_push(fqueue *q, const fevent *e)
+{
+    pthread_mutex_lock(&q->mtx);
+    if (q->n == QCAP) { // drop the oldest: only the newest matters
+        q->head = (q->head + 1) % QCAP;
+        q->n--;
+    }
+    q->ev[(q->head + q->n) % QCAP] = *e;
+    q->n++;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mtx);
+}
+
+static void
+ev_from_op(fevent *e, const Ktpb__V1__OperationRecord *op)
+{
+    e->percent = op->progress_percent;
+    e->status = op->status;
+    e->final = op->status == KTPB__V1__OP_STATUS__OP_COMPLETED ||
+               op->status == KTPB__V1__OP_STATUS__OP_FAILED ||
+               op->status == KTPB__V1__OP_STATUS__OP_CANCELLED;
+    snprintf(e->step, sizeof(e->step), "%s", op->current_step);
+    snprintf(e->error, sizeof(e->error), "%s", op->error);
+}
+
+static kt_err
+follower_init(void *state, kt_actor *self, const void *cfg)
+{
+    follower *f = state;
+    Ktpb__V1__OpsSubscribeRequest s;
+    kt_msg *m;
+    kt_err err;
+    ktpb__v1__ops_subscribe_request__init(&s);
+
+    f->q = *(fqueue *const *)cfg;
+    s.op_id = f->q->op_id;
+    if ((err = kt_msg_alloc(
+             &m, KT_OPS_SUBSCRIBE,
+             ktpb__v1__ops_subscribe_request__get_packed_size(&s))) != KT_OK) {
+        return err;
+    }
+    ktpb__v1__ops_subscribe_request__pack(&s, kt_msg_body(m));
+    if ((err = kt_ask(self, f->q->ops, m, 5000, &f->corr)) != KT_OK) {
+        kt_msg_free(m);
+    }
+    return err;
+}
+
+static void
+on_progress(follower *f, const kt_msg *msg)
+{
+    Ktpb__V1__ProgressEvent *p = ktpb__v1__progress_event__unpack(
+        NULL, kt_msg_len(msg), kt_msg_cbody(msg));
+    fevent e = {0};
+
+    if (p == NULL || strcmp(p->op_id, f->q->op_id) != 0) {
+        ktpb__v1__progress_event__free_unpacked(p, NULL);
+        return;
+    }
+    e.percent = p->percent;
+    e.epoch = p->epoch;
+    e.total_epochs = p->total_epochs;
+    e.bar = p->bar;
+    e.total_bars = p->total_bars;
+    e.train_loss = p->train_loss;
+    e.val_loss = p->val_loss;
+    e.equity = p->equity;
+    e.status = p->status;
+    e.final = p->final;
+    snprintf(e.step, sizeof(e.step), "%s", p->current_step);
+    snprintf(e.error, sizeof(e.error), "%s", p->error);
+    ktpb__v1__progress_event__free_unpacked(p, NULL);
+    q_push(f->q, &e);
+}
+
+static kt_err
+follower_handle(void *state, kt_actor *self, kt_msg *msg)
+{
+    follower *f = state;
+    fevent e = {0};
+
+    (void)self;
+    if (kt_msg_type(msg) == KT_OPS_PROGRESS) {
+        on_progress(f, msg);
+    } else if (kt_msg_corr(msg) == f->corr) {
+        Ktpb__V1__OpsReply *r = NULL;
+        if (kt_msg_type(msg) == KT_OPS_REPLY) {
+            r = ktpb__v1__ops_reply__unpack(NULL, kt_msg_len(msg),
+                                            kt_msg_cbody(msg));
+        }
+        if (r == NULL || r->status != 0) {
+            e.err = r != NULL ? r->status : KT_ETIMEDOUT;
+            snprintf(e.error, sizeof(e.error), "%s",
+                     r != NULL ? r->message : "subscription timed out");
+            e.final = true;
+        } else if (r->op != NULL) {
+            ev_from_op(&e, r->op);
+        }
+        ktpb__v1__ops_reply__free_unpacked(r, NULL);
+        q_push(f->q, &e);
+    }
+    kt_msg_free(msg);
+    return KT_OK;
+}
+
+static const kt_actor_ops follower_ops = {
+    .name = "follower",
+    .state_size = sizeof(follower),
+    .init = follower_init,
+    .handle = follower_handle,
+};
+
+typedef struct view {
+    bool tty;
+    int64_t t0;
+    double p0;
+    uint32_t last_epoch;
+    int last_decile;
+} view;
+
+static void
+fmt_eta(const view *v, double p, char *buf, size_t len)
+{
+    double el = (double)(cli_now_ms() - v->t0) / 1000.0;
+    long s;
+
+    if (p <= v->p0 + 0.01 || el < 0.5) {
+        snprintf(buf, len, "--");
+        return;
+    }
+    s = (long)(el * (100.0 - p) / (p - v->p0));
+    snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
+}
+
+static void
+draw(view *v, const fevent *e)
+{
+    char eta[32], what[160];
+    int fill = (int)(e->percent / 5.0);
+
+    fmt_eta(v, e->percent, eta, sizeof(eta));
+    if (e->total_epochs > 0) {
+        snprintf(what, sizeof(what), "epoch %u/%u  loss %.4f  val %.4f",
+                 e->epoch, e->total_epochs, e->train_loss, e->val_loss);
+    } else if (e->total_bars > 0) {
+        snprintf(what, sizeof(what), "bar %" PRIu64 "/%" PRIu64 "  equity %.2f",
+                 e->bar, e->total_bars, e->equity);
+    } else {
+        snprintf(what, sizeof(what), "%s", e->step);
+    }
+    if (v->tty) {
+        printf("\r[%-20.*s] %3d%%  %s  ETA %s\033[K", fill < 0 ? 0 : fill,
+               "####################", (int)e->percent, what, eta);
+    } else {
+        int dec = (int)(e->percent / 10.0);
+        bool show = e->total_epochs > 0 ? e->epoch != v->last_epoch
+                                        : dec != v->last_decile;
+        if (!show) {
+            return;
+        }
+        v->last_epoch = e->epoch;
+        v->last_decile = dec;
+        printf("%3d%%  %s  ETA %s\n", (int)e->percent, what, eta);
+    }
+    fflush(stdout);
+}
+
+// finish prints how the operation ended and returns the exit code.
+static int
+finish(cli_ctx *c, view *v, const fevent *e, const char *id)
+{
+    if (v->tty) {
+        printf("\n");
+    }
+    if (e->err != 0) {
+        return cli_error(c, "%s", e->error);
+    }
+    switch (e->status) {
+    case KTPB__V1__OP_STATUS__OP_COMPLETED:
+        printf("Operation completed successfully: %s\n", id);
+        return CLI_OK;
+    case KTPB__V1__OP_STATUS__OP_FAILED:
+        printf("Operation failed: %s\n", e->error);
+        break;
+    default:
+        printf("Operation was cancelled: %s\n", id);
+        break;
+    }
+    printf("To resume: ktrdr operations resume %s\n", id);
+    return CLI_ERR;
+}
+
+static bool
+q_wait(fqueue *q, fevent *out, int ms)
+{
+    struct timespec ts;
+    bool got;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)ms * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&q->mtx);
+    while (q->n == 0 && !interrupted &&
+           pthread_cond_timedwait(&q->cv, &q->mtx, &ts) != ETIMEDOUT) {
+    }
+    got = q->n > 0;
+    if (got) {
+        *out = q->ev[q->head];
+        q->head = (q->head + 1) % QCAP;
+        q->n--;
+    }
+    pthread_mutex_unlock(&q->mtx);
+    return got;
+}
+
+static int
+cancel_now(cli_ctx *c, view *v, const char *id)
+{
+    Ktpb__V1__OpsCancelRequest k;
+    Ktpb__V1__OpsReply *r;
+    int rv;
+    char ck[64];
+    ktpb__v1__ops_cancel_request__init(&k);
+
+    printf("%sInterrupted: cancelling %s (saving a checkpoint)...\n",
+           v->tty ? "\n" : "", id);
+    fflush(stdout);
+    k.id = CLI_STR(id);
+    k.reason = CLI_STR("Cancelled by user (Ctrl+C)");
+    if ((rv = cli_call(c, c->ops, KT_OPS_CANCEL, &k.base,
+                       &ktpb__v1__ops_reply__descriptor, 60000,
+                       (ProtobufCMessage **)&r)) != CLI_OK) {
+        return rv;
+    }
+    if (r->status != 0 || r->op == NULL) {
+        rv = cli_fail(c, r->status, r->message);
+    } else {
+        cli_ckpt_summary(r->op, ck, sizeof(ck));
+        printf("Operation cancelled; checkpoint saved (%s).\n", ck);
+        printf("To resume: ktrdr operations resume %s\n", id);
+        rv = CLI_ERR;
+    }
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return rv;
+}
+
+int
+cli_follow(cli_ctx *c, const char *op_id)
+{
+    static fqueue q = {.mtx = PTHREAD_MUTEX_INITIALIZER,
+                       .cv = PTHREAD_COND_INITIALIZER};
+    fqueue *qp = &q;
+    struct sigaction sa = {.sa_handler = on_sigint}, old_int, old_term;
+    view v = {.tty = isatty(STDOUT_FILENO) && !c->json,
+              .t0 = cli_now_ms(),
+              .p0 = -1,
+              .last_epoch = UINT32_MAX,
+              .last_decile = -1};
+    fevent e = {0};
+    kt_spawn_opts so = {.name = NULL};
+    kt_aid fa;
+    int rv = CLI_ERR;
+
+    snprintf(q.op_id, sizeof(q.op_id), "%s", op_id);
+    q.ops = c->ops;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    if (kt_spawn(c->rt, &follower_ops, &qp, &so, &fa) != KT_OK) {
+        rv = cli_error(c, "cannot follow %s", op_id);
+        goto out;
+    }
+    for (;;) {
+        if (interrupted) {
+            rv = cancel_now(c, &v, op_id);
+            break;
+        }
+        if (!q_wait(&q, &e, 200)) {
+            continue;
+        }
+        if (v.p0 < 0) {
+            v.p0 = e.percent, v.t0 = cli_now_ms();
+        }
+        if (e.final || e.err != 0) {
+            if (!c->json) {
+                draw(&v, &e);
+            }
+            rv = c->json
+                     ? (e.status == KTPB__V1__OP_STATUS__OP_COMPLETED ? CLI_OK
+                                                                      : CLI_ERR)
+                     : finish(c, &v, &e, op_id);
+            break;
+        }
+        if (!c->json) {
+            draw(&v, &e);
+        }
+    }
+out:
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return rv;
+}

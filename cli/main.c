@@ -1,0 +1,114 @@
+// main.c: the `ktrdr` binary: global options (--json, --help, --data-dir,
+// --url), configuration from the environment, and command dispatch.
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: ktrdr [--json] [--data-dir DIR] [--url URL] COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  serve                      start the backend (NNG + HTTP bridge)\n"
+    "  models train STRATEGY SYMBOL TIMEFRAME --start-date D --end-date D\n"
+    "                             train a model (checkpoints every 5 epochs)\n"
+    "  backtest run STRATEGY SYMBOL TIMEFRAME --start-date D --end-date D\n"
+    "                             backtest a trained model\n"
+    "  operations list|status|cancel|resume\n"
+    "                             long operations and their checkpoints\n"
+    "  checkpoints show|delete|list\n"
+    "                             saved checkpoints\n"
+    "  data generate|fetch|show   market data in the data directory\n"
+    "  workers                    registered workers\n"
+    "\n"
+    "Every command takes --help and --json. Exit status: 0 success,\n"
+    "1 error, 2 usage error.\n"
+    "\n"
+    "environment:\n"
+    "  KTRDR_DATA_DIR     data directory (default ./data)\n"
+    "  KTRDR_BACKEND_URL  backend address (default ipc://DATA_DIR/ktrdr.sock)\n"
+    "  KTRDR_HTTP_ADDR    HTTP bridge address for serve (127.0.0.1:8000)\n"
+    "  KTRDR_API_TOKEN    bearer token the HTTP bridge requires\n";
+
+static const char *
+env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : dflt;
+}
+
+// strip_globals removes --json / --help / -h / --data-dir / --url from
+// argv (anywhere), so each command sees only its own options.
+static int
+strip_globals(cli_ctx *c, int *argcp, char **argv)
+{
+    int out = 0, argc = *argcp;
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            c->json = true;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            c->help = true;
+        } else if (strcmp(a, "--data-dir") == 0 || strcmp(a, "--url") == 0) {
+            if (i + 1 >= argc) {
+                return cli_usage("--help", "%s needs a value", a);
+            }
+            *(a[2] == 'd' ? &c->data_dir : &c->url) = argv[++i];
+        } else if (strncmp(a, "--data-dir=", 11) == 0) {
+            c->data_dir = a + 11;
+        } else if (strncmp(a, "--url=", 6) == 0) {
+            c->url = a + 6;
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    *argcp = out;
+    return CLI_OK;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(cli_ctx *c, int argc, char **argv);
+} commands[] = {
+    {"operations", cmd_operations},
+    {"checkpoints", cmd_checkpoints},
+    {"models", cmd_models},
+    {"backtest", cmd_backtest},
+    {"data", cmd_data},
+    {"serve", cmd_serve},
+    {"workers", cmd_workers},
+};
+
+int
+main(int argc, char **argv)
+{
+    cli_ctx c = {0};
+    int rv;
+
+    argc--, argv++;
+    if ((rv = strip_globals(&c, &argc, argv)) != CLI_OK) {
+        return rv;
+    }
+    c.data_dir =
+        c.data_dir != NULL ? c.data_dir : env_or("KTRDR_DATA_DIR", "./data");
+    if (c.url == NULL && (c.url = env_or("KTRDR_BACKEND_URL", NULL)) == NULL) {
+        snprintf(c.url_buf, sizeof(c.url_buf), "ipc://%s/ktrdr.sock",
+                 c.data_dir);
+        c.url = c.url_buf;
+    }
+    if (argc == 0) {
+        fputs(usage, c.help ? stdout : stderr);
+        return c.help ? CLI_OK : CLI_USAGE;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[0], commands[i].name) == 0) {
+            rv = commands[i].fn(&c, argc - 1, argv + 1);
+            cli_disconnect(&c);
+            fflush(stdout);
+            return rv;
+        }
+    }
+    fprintf(stderr, "Error: unknown command '%s'\n\n%s", argv[0], usage);
+    return CLI_USAGE;
+}
