@@ -51,6 +51,23 @@ opt_bool(kt__sb *b, const kt__ynode *map, const char *sect, const char *key,
     return kt__sb_bool(b, n, p, out);
 }
 
+// in_word_list says whether word is one of the space-separated words of
+// list (NULL: none).
+static bool
+in_word_list(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        const char *end = strchr(p, ' ');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, word, n) == 0) {
+            return true;
+        }
+        p = end != NULL ? end + 1 : NULL;
+    }
+    return false;
+}
+
 // opt_enum reads a scalar that must be one of names[0..n); sets *out to its
 // index. Unsupported-but-known values get their own message.
 static kt_err
@@ -76,7 +93,7 @@ opt_enum(kt__sb *b, const kt__ynode *map, const char *sect, const char *key,
         (void)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "",
                        names[i]);
     }
-    if (unsupported != NULL && strstr(unsupported, v->str) != NULL) {
+    if (in_word_list(unsupported, v->str)) {
         return kt__sb_fail(b, p,
                            "'%s' is not supported by this build "
                            "(supported: %s)",

@@ -688,3 +688,18 @@ Test(strategy, truncated_and_corrupted_input_never_crashes)
     }
     free(buf);
 }
+
+Test(strategy, unsupported_values_are_whole_words)
+{
+    char err[512];
+    kt_strategy *s = NULL;
+    // "gr" is a prefix of the unsupported "gru": still just unknown.
+    cr_expect_eq(parse(NAME TD IND FS NN "model: {type: gr}\n" TRAIN, &s, err,
+                       sizeof(err)),
+                 KT_EINVAL);
+    cr_expect(strstr(err, "model.type: unknown value 'gr'"), "%s", err);
+    cr_expect_eq(parse(NAME TD IND FS NN "model: {type: gru}\n" TRAIN, &s, err,
+                       sizeof(err)),
+                 KT_EINVAL);
+    cr_expect(strstr(err, "model.type: 'gru' is not supported"), "%s", err);
+}
