@@ -423,6 +423,15 @@ static const bad_case bad_cases[] = {
      "indicators.m: fast_period (26) must be < slow_period (12)"},
     {WITH_IND("rsi_14: {type: rsi}, \"rsi.7\": {type: rsi}"),
      "indicators.rsi.7: invalid character '.' in id 'rsi.7'"},
+    {WITH_IND("rsi_14: {type: rsi}, "
+              "a123456789b123456789c123456789d123456789e123456789f123456789"
+              "g123: {type: rsi}"),
+     "indicators.a123456789b123456789c123456789d123456789e123456789"
+     "f123456789g123: an id must have 1 to 63 characters"},
+    {WITH_TD(TDX("{mode: single, symbol: "
+                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789}",
+                 SINGLE_TF)),
+     "training_data.symbols.symbol: too long (at most 31 characters)"},
     {WITH_IND("rsi_14: {type: rsi, source: typical}"),
      "indicators.rsi_14.source: unknown source 'typical'"},
     // fuzzy sets
