@@ -11,8 +11,10 @@
 #include <strings.h>
 
 #include "domain/errbuf.h"
+#include "domain/slurp.h"
 
 #define MAX_COLS 16
+#define MAX_CSV  ((size_t)4 << 30) // 4 GiB: ~60 M bars
 
 kt_err
 kt_ohlcv_alloc(size_t cap, kt_ohlcv **out)
@@ -306,48 +308,6 @@ parse_row(csv_ctx *c, long line, char *text, int64_t *prev, int64_t start,
                          v[COL_V]);
 }
 
-static kt_err
-slurp(const char *path, char **out, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-
-    if (f == NULL) {
-        int e = errno;
-        kt__errf(err, errlen, "%s: %s", path, strerror(e));
-        return e == ENOENT ? KT_ENOENT : (kt_err)(KT_ESYSERR | e);
-    }
-    for (;;) {
-        if (cap - n < 65536) {
-            char *q = realloc(buf, cap = cap * 2 + 65536);
-            if (q == NULL) {
-                free(buf);
-                (void)fclose(f);
-                return KT_ENOMEM;
-            }
-            buf = q;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) {
-            break;
-        }
-    }
-    if (ferror(f)) {
-        int e = errno;
-        free(buf);
-        (void)fclose(f);
-        kt__errf(err, errlen, "%s: read error", path);
-        return (kt_err)(KT_ESYSERR | e);
-    }
-    (void)fclose(f);
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return KT_OK;
-}
-
 // name_from_path fills symbol/timeframe from ".../{SYMBOL}_{tf}.csv".
 static void
 name_from_path(kt_ohlcv *b, const char *path)
@@ -422,7 +382,7 @@ kt_ohlcv_read(const char *path, int64_t start, int64_t end, kt_ohlcv **out,
     kt_ohlcv *b;
     kt_err rv;
 
-    if ((rv = slurp(path, &text, &len, err, errlen)) != KT_OK) {
+    if ((rv = kt__slurp(path, MAX_CSV, &text, &len, err, errlen)) != KT_OK) {
         return rv;
     }
     if (strlen(text) != len) {

@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "domain/errbuf.h"
+#include "domain/slurp.h"
 #include "domain/strategy_int.h"
 
 #define MAX_DEPTH 64
@@ -271,31 +272,18 @@ kt_strategy_parse(const char *yaml_text, size_t len, const char *name,
 kt_err
 kt_strategy_load(const char *path, kt_strategy **out, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
     char *buf;
     size_t n;
-    kt_err rv;
+    kt_err rv = kt__slurp(path, MAX_FILE, &buf, &n, err, errlen);
 
-    if (f == NULL) {
-        int e = errno;
+    if (rv == KT_ENOENT || (rv & KT_ESYSERR) != 0) {
+        int e = rv == KT_ENOENT ? ENOENT : (int)(rv & ~KT_ESYSERR);
         kt__errf(err, errlen, "%s: cannot open strategy file: %s", path,
                  strerror(e));
-        return e == ENOENT ? KT_ENOENT : (kt_err)(KT_ESYSERR | e);
     }
-    if ((buf = malloc(MAX_FILE + 1)) == NULL) {
-        (void)fclose(f);
-        return KT_ENOMEM;
+    if (rv != KT_OK) {
+        return rv;
     }
-    n = fread(buf, 1, MAX_FILE + 1, f);
-    if (ferror(f) || n > MAX_FILE) {
-        kt__errf(err, errlen, "%s: %s", path,
-                 n > MAX_FILE ? "file too large for a strategy (> 4 MiB)"
-                              : "read error");
-        free(buf);
-        (void)fclose(f);
-        return KT_EINVAL;
-    }
-    (void)fclose(f);
     rv = kt_strategy_parse(buf, n, path, out, err, errlen);
     free(buf);
     return rv;
