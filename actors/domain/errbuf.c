@@ -28,7 +28,7 @@ kt__fmt(char *dst, size_t cap, const char *fmt, ...)
 }
 
 char *
-kt__strdup(const char *s)
+kt__dom_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;
     char *p = malloc(n);

@@ -14,7 +14,7 @@ void kt__errf(char *err, size_t errlen, const char *fmt, ...) KT_PRINTF(3, 4);
 // messages); truncation is fine there.
 void kt__fmt(char *dst, size_t cap, const char *fmt, ...) KT_PRINTF(3, 4);
 
-// kt__strdup is strdup that returns NULL on allocation failure.
-char *kt__strdup(const char *s);
+// kt__dom_strdup is strdup that returns NULL on allocation failure.
+char *kt__dom_strdup(const char *s);
 
 #endif // KT_DOMAIN_ERRBUF_H

@@ -254,7 +254,7 @@ kt_strategy_parse(const char *yaml_text, size_t len, const char *name,
         return rv;
     }
     if ((s = calloc(1, sizeof(*s))) == NULL ||
-        (s->source_path = kt__strdup(file)) == NULL) {
+        (s->source_path = kt__dom_strdup(file)) == NULL) {
         free(s);
         ynode_free(root);
         return KT_ENOMEM;
