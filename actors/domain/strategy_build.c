@@ -446,7 +446,7 @@ identity(kt__sb *b, const kt__ynode *root)
         kt__sb_kind(b, desc, "description", KT_Y_SCALAR) != KT_OK) {
         return KT_EINVAL;
     }
-    s->description = kt__strdup(kt__ynull(desc) ? "" : desc->str);
+    s->description = kt__dom_strdup(kt__ynull(desc) ? "" : desc->str);
     return s->description != NULL ? KT_OK : KT_ENOMEM;
 }
 
