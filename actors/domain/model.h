@@ -109,11 +109,6 @@ KT_API const kt_test_metrics *kt_model_test_metrics(const kt_model *m);
 // Seconds since the Unix epoch when kt_model_alloc ran (or as loaded).
 KT_API int64_t kt_model_created_at(const kt_model *m);
 
-// kt_sha256 computes the SHA-256 digest of data[0..len) (FIPS 180-4; an own
-// implementation because no installed library the project links offers
-// one). Used for the manifest and the trainer's checkpoint checksum.
-KT_API void kt_sha256(const void *data, size_t len, uint8_t out[32]);
-
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <kt/sha256.h>
+
 #include "domain/model.h"
 #include "domain/model_impl.h"
 

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kt/sha256.h>
+
 #include "domain/model.h"
 #include "domain/trainer.h"
 #include "domain/trainer_impl.h"

@@ -10,9 +10,9 @@
 #include <stdint.h>
 
 #include <kt/err.h>
+#include <kt/sha256.h>
 
 #include "persistence/persistence.h"
-#include "persistence/sha256.h"
 
 #define KT_STORE_ID_MAX        128 // operation, worker ids; artifact names
 #define KT_STORE_SHORT_MAX     64  // operation type, unit

@@ -56,7 +56,7 @@ ckpt_validate(kt__store *s, const kt_ckpt_event *e, uint8_t (*hashes)[32])
                                       a->name);
             }
         }
-        kt__sha256(a->data, a->len, hashes[i]);
+        kt_sha256(a->data, a->len, hashes[i]);
         if (a->sha256 != NULL && memcmp(a->sha256, hashes[i], 32) != 0) {
             return kt__store_fail(s, KT_ECORRUPT,
                                   "artifact %s does not match its sha256",

@@ -139,7 +139,7 @@ ck_verify(kt_ckpt_rec *r, bool with_data, char *why, size_t cap)
                           a->name);
             return KT_ECORRUPT;
         }
-        kt__sha256(data, len, sum);
+        kt_sha256(data, len, sum);
         if (memcmp(sum, a->sha256, KT_SHA256_LEN) != 0) {
             free(data);
             kt__store_fmt(why, cap, "artifact %s fails its sha256", a->name);

@@ -12,9 +12,9 @@
 #include <criterion/criterion.h>
 
 #include <kt/kt.h>
+#include <kt/sha256.h>
 
 #include "persistence/persistence.h"
-#include "persistence/sha256.h"
 #include "support/kt_test.h"
 
 #define S(x) ((char *)(uintptr_t)(x)) // protobuf-c wants char *
@@ -260,7 +260,7 @@ Test(persistence, save_load_roundtrip_with_verified_artifact)
     cr_expect_eq(r->checkpoint->artifacts[0]->data.len, 9);
     cr_expect_arr_eq(r->checkpoint->artifacts[0]->data.data, "weights-2", 9);
     uint8_t h[32];
-    kt__sha256("weights-2", 9, h);
+    kt_sha256("weights-2", 9, h);
     cr_expect_arr_eq(r->checkpoint->artifacts[0]->sha256.data, h, 32);
     cr_expect_eq(strlen(r->checkpoint->created_at), 20);
     cr_expect_eq(r->checkpoint->created_at[19], 'Z');

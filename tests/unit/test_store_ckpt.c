@@ -55,7 +55,7 @@ Test(store_ckpt, save_then_load_returns_state_and_verified_artifacts)
     cr_expect_arr_eq(r.arts[0].data, t.bufs[0], 4096);
     cr_expect_arr_eq(r.arts[1].data, t.bufs[1], 4096);
     uint8_t h[32];
-    kt__sha256(t.bufs[1], 4096, h);
+    kt_sha256(t.bufs[1], 4096, h);
     cr_expect_arr_eq(r.arts[1].sha256, h, 32);
     cr_expect_eq(r.skipped, 0);
     cr_expect_eq(r.artifacts_size, 8192);
@@ -188,7 +188,7 @@ Test(store_ckpt, bad_events_are_refused)
     t.a[0].sha256 = wrong;
     cr_expect_eq(kt__store_ckpt_save(s, &t.e), KT_ECORRUPT);
     uint8_t right[32];
-    kt__sha256(t.bufs[0], 10, right);
+    kt_sha256(t.bufs[0], 10, right);
     t.a[0].sha256 = right;
     cr_expect_eq(kt__store_ckpt_save(s, &t.e), KT_OK);
     tstore_ev_fini(&t);

@@ -4,15 +4,15 @@
 
 #include <criterion/criterion.h>
 
-#include "persistence/sha256.h"
+#include <kt/sha256.h>
 
 static void
 expect_hex(const void *data, size_t len, const char *want)
 {
     uint8_t d[32];
     char hex[65];
-    kt__sha256(data, len, d);
-    kt__sha256_hex(d, hex);
+    kt_sha256(data, len, d);
+    kt_sha256_hex(d, hex);
     cr_expect_str_eq(hex, want);
 }
 
@@ -47,13 +47,13 @@ Test(store_sha256, incremental_matches_one_shot_for_every_split)
         data[i] = (uint8_t)(i * 13 + 7);
     }
     for (size_t len = 0; len <= 200; len += 11) {
-        kt__sha256(data, len, a);
+        kt_sha256(data, len, a);
         for (size_t cut = 0; cut <= len; cut++) {
-            kt_sha256 c;
-            kt__sha256_init(&c);
-            kt__sha256_update(&c, data, cut);
-            kt__sha256_update(&c, data + cut, len - cut);
-            kt__sha256_final(&c, b);
+            kt_sha256_ctx c;
+            kt_sha256_init(&c);
+            kt_sha256_update(&c, data, cut);
+            kt_sha256_update(&c, data + cut, len - cut);
+            kt_sha256_final(&c, b);
             cr_assert_arr_eq(a, b, 32, "len %zu cut %zu", len, cut);
         }
     }
@@ -65,15 +65,15 @@ Test(store_sha256, portable_and_hardware_paths_agree)
     for (int i = 0; i < 100000; i++) {
         data[i] = (uint8_t)(i * 2654435761u >> 11);
     }
-    bool hw = kt__sha256_hw(0);
+    bool hw = kt_sha256_hw(0);
     for (size_t len = 0; len < 100000; len = len * 3 + 61) {
-        (void)kt__sha256_hw(0);
-        kt__sha256(data, len, a);
-        (void)kt__sha256_hw(1);
-        kt__sha256(data, len, b);
+        (void)kt_sha256_hw(0);
+        kt_sha256(data, len, a);
+        (void)kt_sha256_hw(1);
+        kt_sha256(data, len, b);
         cr_assert_arr_eq(a, b, 32, "len %zu (hw %d)", len, hw);
     }
-    (void)kt__sha256_hw(0);
+    (void)kt_sha256_hw(0);
     expect_hex("abc", 3,
                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f200"
                "15ad");

@@ -1,7 +1,7 @@
 // sha256.c: SHA-256 per FIPS 180-4, written from the standard's pseudocode.
-#include "persistence/sha256.h"
-
 #include <string.h>
+
+#include <kt/sha256.h>
 
 static const uint32_t sha_k[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
@@ -150,7 +150,7 @@ sha_cpu_has_ni(void)
 static int sha_mode = -1; // -1 unknown, 0 portable, 1 SHA extensions
 
 bool
-kt__sha256_hw(int want)
+kt_sha256_hw(int want)
 {
     bool have = sha_cpu_has_ni();
 
@@ -176,7 +176,7 @@ sha_blocks(uint32_t *hs, const uint8_t *p, size_t n)
 }
 
 void
-kt__sha256_init(kt_sha256 *c)
+kt_sha256_init(kt_sha256_ctx *c)
 {
     static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372,
                                    0xa54ff53a, 0x510e527f, 0x9b05688c,
@@ -187,7 +187,7 @@ kt__sha256_init(kt_sha256 *c)
 }
 
 void
-kt__sha256_update(kt_sha256 *c, const void *data, size_t len)
+kt_sha256_update(kt_sha256_ctx *c, const void *data, size_t len)
 {
     const uint8_t *p = data;
 
@@ -214,7 +214,7 @@ kt__sha256_update(kt_sha256 *c, const void *data, size_t len)
 }
 
 void
-kt__sha256_final(kt_sha256 *c, uint8_t out[KT_SHA256_LEN])
+kt_sha256_final(kt_sha256_ctx *c, uint8_t out[KT_SHA256_LEN])
 {
     uint64_t bits = c->total * 8;
     uint8_t pad[72] = {0x80};
@@ -223,7 +223,7 @@ kt__sha256_final(kt_sha256 *c, uint8_t out[KT_SHA256_LEN])
     for (int i = 0; i < 8; i++) {
         pad[padlen + (size_t)i] = (uint8_t)(bits >> (56 - 8 * i));
     }
-    kt__sha256_update(c, pad, padlen + 8);
+    kt_sha256_update(c, pad, padlen + 8);
     for (int i = 0; i < 8; i++) {
         out[4 * i] = (uint8_t)(c->h[i] >> 24);
         out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
@@ -233,17 +233,17 @@ kt__sha256_final(kt_sha256 *c, uint8_t out[KT_SHA256_LEN])
 }
 
 void
-kt__sha256(const void *data, size_t len, uint8_t out[KT_SHA256_LEN])
+kt_sha256(const void *data, size_t len, uint8_t out[KT_SHA256_LEN])
 {
-    kt_sha256 c;
+    kt_sha256_ctx c;
 
-    kt__sha256_init(&c);
-    kt__sha256_update(&c, data, len);
-    kt__sha256_final(&c, out);
+    kt_sha256_init(&c);
+    kt_sha256_update(&c, data, len);
+    kt_sha256_final(&c, out);
 }
 
 void
-kt__sha256_hex(const uint8_t d[KT_SHA256_LEN], char hex[65])
+kt_sha256_hex(const uint8_t d[KT_SHA256_LEN], char hex[65])
 {
     static const char digits[] = "0123456789abcdef";
 
