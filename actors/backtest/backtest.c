@@ -14,19 +14,14 @@
 #include "operations/pbmsg.h"
 #include "persistence/persistence.h"
 
+// bt_self_step schedules the next slice with a 0 ms timer (see
+// training.c): the loop polls its socket between slices.
 static kt_err
 bt_self_step(bt_actor *b)
 {
-    kt_msg *m;
-    kt_err rv;
+    uint64_t id;
 
-    if ((rv = kt_msg_alloc(&m, KT_BT_STEP, 0)) != KT_OK) {
-        return rv;
-    }
-    if ((rv = kt_send(b->w.self, kt_self(b->w.self), m)) != KT_OK) {
-        kt_msg_free(m);
-    }
-    return rv;
+    return kt_timer_start(b->w.self, 0, false, KT_BT_STEP, &id);
 }
 
 // bt_terminal saves a terminal checkpoint of the current bar, then ends.
@@ -270,11 +265,15 @@ bt_handle(void *state, kt_actor *self, kt_msg *msg)
     bt_actor *b = state;
     bool again = false;
 
-    (void)self;
-    switch (kt_msg_type(msg)) {
-    case KT_BT_STEP:
+    if (kt_msg_type(msg) == KT_MSG_TIMER && kt_msg_corr(msg) == KT_BT_STEP) {
         kt_msg_free(msg);
         return bt_step(b);
+    }
+    switch (kt_msg_type(msg)) {
+    case KT_BT_RELEASE:
+        kt_msg_free(msg);
+        kt_exit(self, KT_OK);
+        return KT_OK;
     case KT_BT_CANCEL:
     case KT_BT_SHUTDOWN:
         bt_stop(b, msg);

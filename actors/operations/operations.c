@@ -273,6 +273,9 @@ ops_answer(ops *o, ops_pend *p, const kt_msg *msg)
     case PK_RESULTS:
         kt__ops_on_results(o, p, msg);
         break;
+    case PK_DISPATCH:
+        kt__ops_on_dispatch(o, p, msg);
+        break;
     default:
         ops_on_op_reply(o, p, msg);
         break;
@@ -307,6 +310,8 @@ ops_dispatch(ops *o, kt_msg *msg)
         return kt__ops_shutdown(o, msg);
     case KT_OPS_WORKER_DONE:
         return kt__ops_worker_done(o, msg);
+    case KT_OPS_ADOPT:
+        return kt__ops_adopt(o, msg);
     case KT_MSG_DOWN:
         return kt__ops_down(o, msg);
     default:

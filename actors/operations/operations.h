@@ -32,6 +32,7 @@ enum {
     KT_OPS_SHUTDOWN = 315,      // OpsShutdownRequest -> OpsReply
     KT_OPS_WORKER_DONE = 316,   // WorkerDone (worker -> ops, no reply)
     KT_OPS_WORKER_ASSIGN = 317, // WorkerAssign (ops -> worker process)
+    KT_OPS_ADOPT = 318,         // OpsAdoptRequest -> OpsReply (registry)
     KT_OPS_ERROR_REPLY = 399,   // ErrorReply: unknown request type
 };
 
@@ -40,9 +41,11 @@ enum {
     KT_TRAIN_STEP = 400,     // self-sent: run the next slice
     KT_TRAIN_CANCEL = 401,   // OpControl: cancel at the next safe point
     KT_TRAIN_SHUTDOWN = 402, // OpControl: shutdown checkpoint, then stop
+    KT_TRAIN_RELEASE = 403,  // OpControl: WorkerDone handled, exit now
     KT_BT_STEP = 500,
     KT_BT_CANCEL = 501,
     KT_BT_SHUTDOWN = 502,
+    KT_BT_RELEASE = 503,
 };
 
 // Format of OpCheckpointState (and of the engine artifact it goes with);
@@ -71,6 +74,8 @@ typedef struct kt_ops_cfg {
                                 // 0 = 250 (<= 4/s)
     uint32_t train_batches;     // batches per training slice; 0 = 4
     uint32_t bt_bars;           // bars per backtest slice (<= 100); 0 = 100
+    bool use_workers;           // run operations in worker processes
+                                // through the registry ("workers")
     kt_ops_hook_fn hook;        // tests only; NULL in production
     void *hook_arg;
 } kt_ops_cfg;

@@ -41,6 +41,10 @@ ops_stop_job(ops *o, ops_job *j, const kt_msg *req, int kind,
     if (j->phase != J_RUNNING || j->worker == 0) {
         return; // the create / resume step that is in flight stops it
     }
+    if (j->remote) {
+        kt__ops_remote_stop(o, j, kind);
+        return;
+    }
     if (kind == KT_TRAIN_CANCEL) {
         type = train ? KT_TRAIN_CANCEL : KT_BT_CANCEL;
     } else {
@@ -176,6 +180,7 @@ kt__ops_resume(ops *o, kt_msg *msg)
         ktpb__v1__op_transition_request__init(&t);
         t.id = r->id;
         t.to = KTPB__V1__OP_STATUS__OP_RESUMING;
+        t.count_restart = r->count_restart;
         if (kt__ops_ask(o, KT_PERSIST_OP_TRANSITION, &t.base, PK_CLAIM, r->id,
                         NULL, 0) != KT_OK) {
             kt__ops_job_remove(o, j);
@@ -274,6 +279,20 @@ ops_finish(ops *o, ops_job *j, Ktpb__V1__OpStatus st, const char *error,
     kt__ops_transition(o, j, st, error, result, len, PK_DONE);
 }
 
+// ops_release lets a worker that reported WorkerDone exit.
+static void
+ops_release(ops *o, const char *type, kt_aid worker, const char *op_id)
+{
+    Ktpb__V1__OpControl c;
+
+    ktpb__v1__op_control__init(&c);
+    c.op_id = KT_PB_STR(op_id);
+    (void)kt__pb_send(o->self, worker,
+                      strcmp(type, "backtesting") == 0 ? KT_BT_RELEASE
+                                                       : KT_TRAIN_RELEASE,
+                      &c.base);
+}
+
 kt_err
 kt__ops_worker_done(ops *o, kt_msg *msg)
 {
@@ -285,12 +304,20 @@ kt__ops_worker_done(ops *o, kt_msg *msg)
         return KT_OK;
     }
     j = kt__ops_job_find(o, d->op_id);
+    ops_release(o, j != NULL ? j->type : "", kt_msg_sender(msg), d->op_id);
     if (j == NULL || j->attempt != d->attempt || j->phase != J_RUNNING) {
         kt_log(KT_LOG_WARN, "operations",
                "actor=operations op=%s "
                "event=stale_worker_done attempt=%u",
                d->op_id, d->attempt);
+        if (kt_msg_corr(msg) != 0) { // the supervisor failing a lost op
+            kt__ops_reply_req(o, msg, KT_OPS_REPLY, KT_ESTATE,
+                              "no running job at that attempt");
+        }
     } else {
+        if (kt_msg_corr(msg) != 0) {
+            kt__ops_job_wait(j, msg, KT_OPS_REPLY); // answered at the end
+        }
         ops_finish(o, j, d->status, d->error, d->result.data, d->result.len);
     }
     ktpb__v1__worker_done__free_unpacked(d, NULL);

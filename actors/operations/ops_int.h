@@ -57,6 +57,7 @@ typedef struct ops_job {
     bool dirty;
     Ktpb__V1__OpStatus final; // how it ended (J_FINISHING)
     char error[512];
+    bool remote; // runs in a worker process (worker = the registry)
     struct ops_job *next;
 } ops_job;
 
@@ -70,6 +71,7 @@ typedef enum ops_kind {
     PK_DONE,  // the terminal transition
     PK_SHOW,
     PK_RESULTS,
+    PK_DISPATCH, // the registry placed (or could not place) a job
 } ops_kind;
 
 typedef struct ops_pend {
@@ -152,5 +154,11 @@ void kt__ops_on_results(ops *o, const ops_pend *p, const kt_msg *reply);
 void kt__ops_publish_final(ops *o, ops_job *j, Ktpb__V1__OpStatus st,
                            const char *error);
 void kt__ops_flush_progress(ops *o, ops_job *j);
+
+// ops_remote.c: operations run by worker processes (the registry).
+void kt__ops_dispatch(ops *o, ops_job *j, bool resume);
+void kt__ops_on_dispatch(ops *o, const ops_pend *p, const kt_msg *reply);
+void kt__ops_remote_stop(ops *o, ops_job *j, int kind);
+kt_err kt__ops_adopt(ops *o, kt_msg *msg);
 
 #endif // KT_OPERATIONS_OPS_INT_H

@@ -130,6 +130,10 @@ kt__ops_spawn(ops *o, ops_job *j, bool resume)
     };
     kt_err rv;
 
+    if (o->cfg.use_workers) {
+        kt__ops_dispatch(o, j, resume); // a worker process runs it
+        return;
+    }
     rv = kt_spawn(kt_actor_runtime(o->self),
                   train ? &training_ops : &backtest_ops, &w, &so, &j->worker);
     if (rv == KT_OK && (rv = kt_monitor(o->self, j->worker)) != KT_OK) {

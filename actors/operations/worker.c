@@ -291,6 +291,6 @@ kt__worker_done(kt__worker *w, Ktpb__V1__OpStatus st, const char *error,
         KT_OK) {
         kt_log(KT_LOG_ERR, "ops", "actor=worker op=%s event=done_lost err=%s",
                w->op_id, kt_strerror(rv));
+        kt_exit(w->self, KT_OK); // nobody will release us
     }
-    kt_exit(w->self, KT_OK);
 }

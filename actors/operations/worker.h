@@ -100,7 +100,9 @@ bool kt__worker_reply(kt__worker *w, kt_msg *msg, bool *resume_step);
 // operations actor; at most every 100 ms unless force.
 void kt__worker_progress(kt__worker *w, Ktpb__V1__ProgressEvent *ev,
                          bool force);
-// kt__worker_done sends WorkerDone and stops the actor.
+// kt__worker_done sends WorkerDone; the actor stops when the operations
+// actor answers with a release (KT_TRAIN_RELEASE / KT_BT_RELEASE), so the
+// WorkerDone is never sent in the turn the worker's thread ends.
 void kt__worker_done(kt__worker *w, Ktpb__V1__OpStatus st, const char *error,
                      const uint8_t *result, size_t len);
 // kt__worker_may_step: false while KT_WORKER_ACKS saves are in flight (the

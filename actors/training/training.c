@@ -15,19 +15,15 @@
 
 #define TRAIN_DEFAULT_SLICE 4
 
+// training_self_step schedules the next slice with a 0 ms timer rather
+// than a self-send: the loop then polls its socket between slices, so a
+// cancel or shutdown from another thread is seen before the next slice.
 static kt_err
 training_self_step(training *tr)
 {
-    kt_msg *m;
-    kt_err rv;
+    uint64_t id;
 
-    if ((rv = kt_msg_alloc(&m, KT_TRAIN_STEP, 0)) != KT_OK) {
-        return rv;
-    }
-    if ((rv = kt_send(tr->w.self, kt_self(tr->w.self), m)) != KT_OK) {
-        kt_msg_free(m);
-    }
-    return rv;
+    return kt_timer_start(tr->w.self, 0, false, KT_TRAIN_STEP, &id);
 }
 
 // training_fail ends the operation as failed: with a failure checkpoint of
@@ -279,11 +275,15 @@ training_handle(void *state, kt_actor *self, kt_msg *msg)
     training *tr = state;
     bool again = false;
 
-    (void)self;
-    switch (kt_msg_type(msg)) {
-    case KT_TRAIN_STEP:
+    if (kt_msg_type(msg) == KT_MSG_TIMER && kt_msg_corr(msg) == KT_TRAIN_STEP) {
         kt_msg_free(msg);
         return training_step(tr);
+    }
+    switch (kt_msg_type(msg)) {
+    case KT_TRAIN_RELEASE:
+        kt_msg_free(msg);
+        kt_exit(self, KT_OK);
+        return KT_OK;
     case KT_TRAIN_CANCEL:
     case KT_TRAIN_SHUTDOWN:
         training_stop(tr, msg);
