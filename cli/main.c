@@ -20,6 +20,7 @@ static const char usage[] =
     "                             saved checkpoints\n"
     "  data generate|fetch|show   market data in the data directory\n"
     "  workers                    registered workers\n"
+    "  worker [--connect URL]     run operations for a backend\n"
     "\n"
     "Every command takes --help and --json. Exit status: 0 success,\n"
     "1 error, 2 usage error.\n"
@@ -78,6 +79,7 @@ static const struct {
     {"data", cmd_data},
     {"serve", cmd_serve},
     {"workers", cmd_workers},
+    {"worker", cmd_worker},
 };
 
 int

@@ -351,12 +351,9 @@ kt_wpool_wait_empty(kt_wpool *p, uint32_t timeout_ms)
     return err;
 }
 
-void
-kt_wpool_close(kt_wpool *p)
+static void
+pool_stop(kt_wpool *p, bool kill_kids)
 {
-    if (p == NULL) {
-        return;
-    }
     pthread_mutex_lock(&p->mtx);
     p->closing = true;
     p->fn = NULL; // exits from here on are not reported
@@ -364,9 +361,11 @@ kt_wpool_close(kt_wpool *p)
     pool_wake(p);
     pthread_join(p->thr, NULL);
     for (uint32_t i = 0; i < p->nkids; i++) {
-        (void)syscall(SYS_pidfd_send_signal, p->kids[i].pidfd, SIGKILL, NULL,
-                      0);
-        while (waitpid(p->kids[i].pid, NULL, 0) < 0 && errno == EINTR) {
+        if (kill_kids) {
+            (void)syscall(SYS_pidfd_send_signal, p->kids[i].pidfd, SIGKILL,
+                          NULL, 0);
+            while (waitpid(p->kids[i].pid, NULL, 0) < 0 && errno == EINTR) {
+            }
         }
         close(p->kids[i].pidfd);
         free(p->kids[i].tag);
@@ -377,4 +376,20 @@ kt_wpool_close(kt_wpool *p)
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mtx);
     free(p);
+}
+
+void
+kt_wpool_close(kt_wpool *p)
+{
+    if (p != NULL) {
+        pool_stop(p, true);
+    }
+}
+
+void
+kt_wpool_detach(kt_wpool *p)
+{
+    if (p != NULL) {
+        pool_stop(p, false);
+    }
 }

@@ -40,6 +40,9 @@ uint32_t kt_wpool_count(kt_wpool *p);
 // kt_wpool_wait_empty waits until no child is left or timeout_ms passes;
 // KT_ETIMEDOUT then.
 KT_NODISCARD kt_err kt_wpool_wait_empty(kt_wpool *p, uint32_t timeout_ms);
+// kt_wpool_detach stops watching: children keep running (they notice the
+// backend is gone and drain, see docs/actors/workers.md); frees p.
+void kt_wpool_detach(kt_wpool *p);
 // kt_wpool_close SIGKILLs and reaps children still alive (their exits are
 // not reported), stops the thread and frees p. NULL is a no-op.
 void kt_wpool_close(kt_wpool *p);

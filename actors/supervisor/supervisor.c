@@ -1,0 +1,570 @@
+// supervisor.c: the supervisor actor: a lost operation is failed (with the
+// worker's loss as its error), then restarted from its last durable
+// checkpoint after a backoff, while the restart policy allows; at start,
+// running operations wait a grace period for their worker to re-register.
+#include "supervisor/supervisor.h"
+
+#include <inttypes.h>
+#include <ktpb/v1/ops.pb-c.h>
+#include <ktpb/v1/persist.pb-c.h>
+#include <ktpb/v1/workers.pb-c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kt/log.h>
+
+#include "operations/operations.h"
+#include "persistence/persistence.h"
+#include "supervisor/sup_int.h"
+#include "workers/wk_msg.h"
+
+#define SUP_ASK_MS 30000u
+#define SUP_OP_TAG 0x0b000000000ull // + n
+
+kt_err
+kt__sup_pend(supervisor *s, kt_aid to, uint32_t type, const ProtobufCMessage *m,
+             uint32_t timeout, sup_kind kind, const char *op_id, bool orphan)
+{
+    sup_pend *p = calloc(1, sizeof(*p));
+    kt_err err;
+
+    if (p == NULL) {
+        return KT_ENOMEM;
+    }
+    if ((err = kt__wk_ask(s->self, to, type, m, timeout, &p->corr)) != KT_OK) {
+        free(p);
+        return err;
+    }
+    p->kind = kind;
+    p->orphan = orphan;
+    kt__wk_copy(p->op_id, sizeof(p->op_id), op_id);
+    p->next = s->pends;
+    s->pends = p;
+    return KT_OK;
+}
+
+static sup_pend *
+sup_pend_take(supervisor *s, uint64_t corr)
+{
+    for (sup_pend **pp = &s->pends; *pp != NULL; pp = &(*pp)->next) {
+        if ((*pp)->corr == corr) {
+            sup_pend *p = *pp;
+            *pp = p->next;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static sup_op *
+sup_op_get(supervisor *s, const char *op_id, bool create)
+{
+    sup_op *o;
+
+    for (o = s->ops_list; o != NULL; o = o->next) {
+        if (strcmp(o->op_id, op_id) == 0) {
+            return o;
+        }
+    }
+    if (!create || (o = calloc(1, sizeof(*o))) == NULL) {
+        return NULL;
+    }
+    kt__wk_copy(o->op_id, sizeof(o->op_id), op_id);
+    o->tag = SUP_OP_TAG + ++s->tags;
+    o->next = s->ops_list;
+    s->ops_list = o;
+    return o;
+}
+
+// The failure is recorded: restart after a backoff, or leave it failed.
+static void
+sup_decide(supervisor *s, sup_op *o, const Ktpb__V1__OperationRecord *rec)
+{
+    uint32_t delay = 0;
+    int64_t now = kt__wk_now_ms();
+
+    if (rec->status != KTPB__V1__OP_STATUS__OP_FAILED) {
+        return; // cancelled or completed meanwhile: nothing to restart
+    }
+    o->restarts = rec->restart_count;
+    kt__wk_copy(o->last_error, sizeof(o->last_error), rec->error);
+    if (s->shutting ||
+        !kt_restart_decide(&s->cfg.policy, &o->hist, rec->restart_count,
+                           rec->started_at_ms, now, &s->rng, &delay)) {
+        o->gave_up = true;
+        kt_log(KT_LOG_WARN, "supervisor",
+               "event=give_up actor=supervisor op=%s restarts=%u "
+               "error=\"%s\"",
+               o->op_id, rec->restart_count, rec->error);
+        return;
+    }
+    o->gave_up = false;
+    o->next_ms = now + delay;
+    if (kt_timer_start(s->self, delay > 0 ? delay : 1, false, o->tag,
+                       &o->timer) != KT_OK) {
+        kt_log(KT_LOG_ERR, "supervisor", "event=timer_failed op=%s", o->op_id);
+        return;
+    }
+    kt_log(KT_LOG_NOTICE, "supervisor",
+           "event=restart_scheduled actor=supervisor op=%s in_ms=%u "
+           "restarts=%u",
+           o->op_id, delay, rec->restart_count);
+}
+
+static void
+sup_fail(supervisor *s, sup_op *o, const char *worker, const char *reason,
+         bool orphan)
+{
+    Ktpb__V1__WorkerDone d;
+    char err[300];
+
+    ktpb__v1__worker_done__init(&d);
+    if (orphan) {
+        snprintf(err, sizeof(err), "Worker lost: %s", reason);
+    } else {
+        snprintf(err, sizeof(err), "Worker %s lost: %s", worker, reason);
+    }
+    d.op_id = o->op_id;
+    d.attempt = o->attempt;
+    d.status = KTPB__V1__OP_STATUS__OP_FAILED;
+    d.error = err;
+    kt__wk_copy(o->last_error, sizeof(o->last_error), err);
+    if (kt__sup_pend(s, s->ops, KT_OPS_WORKER_DONE, &d.base, SUP_ASK_MS,
+                     SP_FAIL, o->op_id, orphan) != KT_OK) {
+        kt_log(KT_LOG_ERR, "supervisor", "event=fail_lost op=%s", o->op_id);
+    }
+}
+
+static void
+sup_fail_direct(supervisor *s, const char *op_id, const char *error)
+{
+    Ktpb__V1__OpTransitionRequest t;
+
+    ktpb__v1__op_transition_request__init(&t);
+    t.id = (char *)(uintptr_t)op_id;
+    t.to = KTPB__V1__OP_STATUS__OP_FAILED;
+    t.error = (char *)(uintptr_t)error;
+    if (kt__sup_pend(s, s->persist, KT_PERSIST_OP_TRANSITION, &t.base,
+                     SUP_ASK_MS, SP_FAIL_DIRECT, op_id, true) != KT_OK) {
+        kt_log(KT_LOG_ERR, "supervisor", "event=fail_lost op=%s", op_id);
+    }
+}
+
+static void
+sup_lost(supervisor *s, const kt_msg *m)
+{
+    Ktpb__V1__WorkerLost *l =
+        ktpb__v1__worker_lost__unpack(NULL, kt_msg_len(m), kt_msg_cbody(m));
+
+    if (l == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < l->n_ops; i++) {
+        sup_op *o = sup_op_get(s, l->ops[i]->op_id, true);
+        if (o == NULL) {
+            continue;
+        }
+        o->attempt = l->ops[i]->attempt;
+        o->lost_at_ns = l->detected_at_ns;
+        kt__wk_copy(o->worker, sizeof(o->worker), l->worker_id);
+        if (l->worker_id[0] == '\0' && s->reclaim_pending > 0) {
+            s->reclaim_pending--;
+        }
+        sup_fail(s, o, l->worker_id, l->reason, l->worker_id[0] == '\0');
+    }
+    ktpb__v1__worker_lost__free_unpacked(l, NULL);
+}
+
+static void
+sup_resume(supervisor *s, sup_op *o)
+{
+    Ktpb__V1__OpsResumeRequest r;
+
+    ktpb__v1__ops_resume_request__init(&r);
+    r.id = o->op_id;
+    r.count_restart = true;
+    o->next_ms = 0;
+    if (kt__sup_pend(s, s->ops, KT_OPS_RESUME, &r.base, 0, SP_RESUME, o->op_id,
+                     false) != KT_OK) {
+        kt_log(KT_LOG_ERR, "supervisor", "event=resume_lost op=%s", o->op_id);
+    }
+}
+
+static void
+sup_get(supervisor *s, const char *op_id)
+{
+    Ktpb__V1__OpGetRequest g;
+
+    ktpb__v1__op_get_request__init(&g);
+    g.id = (char *)(uintptr_t)op_id;
+    if (kt__sup_pend(s, s->persist, KT_PERSIST_OP_GET, &g.base, SUP_ASK_MS,
+                     SP_GET, op_id, false) != KT_OK) {
+        kt_log(KT_LOG_ERR, "supervisor", "event=get_lost op=%s", op_id);
+    }
+}
+
+static void
+sup_on_fail(supervisor *s, const sup_pend *p, const kt_msg *m)
+{
+    Ktpb__V1__OpsReply *r = NULL;
+    sup_op *o = sup_op_get(s, p->op_id, false);
+
+    if (o == NULL) {
+        return;
+    }
+    if (kt_msg_type(m) == KT_MSG_TIMEOUT ||
+        (r = ktpb__v1__ops_reply__unpack(NULL, kt_msg_len(m),
+                                         kt_msg_cbody(m))) == NULL) {
+        sup_get(s, o->op_id); // decide from what persistence says
+        return;
+    }
+    if (r->status == KT_OK && r->op != NULL) {
+        sup_decide(s, o, r->op);
+    } else if (r->status == KT_ESTATE && p->orphan) {
+        // No job for it in this backend: it was running when the backend
+        // stopped and no worker came back with it.
+        sup_fail_direct(s, o->op_id, o->last_error);
+    } else if (r->status == KT_OK) {
+        sup_get(s, o->op_id);
+    }
+    ktpb__v1__ops_reply__free_unpacked(r, NULL);
+}
+
+static void
+sup_on_record(supervisor *s, const sup_pend *p, const kt_msg *m)
+{
+    Ktpb__V1__OpReply *r = NULL;
+    sup_op *o = sup_op_get(s, p->op_id, false);
+
+    if (o != NULL && kt_msg_type(m) != KT_MSG_TIMEOUT &&
+        (r = ktpb__v1__op_reply__unpack(NULL, kt_msg_len(m),
+                                        kt_msg_cbody(m))) != NULL &&
+        r->status == KT_OK && r->op != NULL) {
+        sup_decide(s, o, r->op);
+    } else if (r != NULL) {
+        kt_log(KT_LOG_WARN, "supervisor", "event=record_refused op=%s why=%s",
+               p->op_id, r->message);
+    }
+    ktpb__v1__op_reply__free_unpacked(r, NULL);
+}
+
+static void
+sup_on_resume(supervisor *s, const sup_pend *p, const kt_msg *m)
+{
+    Ktpb__V1__OpsReply *r = NULL;
+    sup_op *o = sup_op_get(s, p->op_id, false);
+
+    if (o == NULL) {
+        return;
+    }
+    if (kt_msg_type(m) != KT_MSG_TIMEOUT) {
+        r = ktpb__v1__ops_reply__unpack(NULL, kt_msg_len(m), kt_msg_cbody(m));
+    }
+    if (r != NULL && r->status == KT_OK) {
+        o->resumed_at_ns = kt__wk_mono_ns();
+        o->attempt = r->op != NULL ? r->op->attempt : o->attempt + 1;
+        s->restarts++;
+        kt_log(KT_LOG_NOTICE, "supervisor",
+               "event=restarted actor=supervisor op=%s attempt=%u "
+               "after_lost_ms=%.1f",
+               o->op_id, o->attempt,
+               (double)(o->resumed_at_ns - o->lost_at_ns) / 1e6);
+    } else if (r != NULL && r->status == KT_ESTATE) {
+        kt_log(KT_LOG_NOTICE, "supervisor", "event=resume_refused op=%s",
+               o->op_id); // resumed or cancelled by someone else
+    } else {
+        sup_get(s, o->op_id); // it failed again: the policy decides
+    }
+    ktpb__v1__ops_reply__free_unpacked(r, NULL);
+}
+
+static void
+sup_on_boot_list(supervisor *s, const kt_msg *m)
+{
+    Ktpb__V1__OpListReply *r = NULL;
+    Ktpb__V1__RegistryReclaim rc;
+    Ktpb__V1__OpClaim *pbs = NULL, **pp = NULL;
+
+    ktpb__v1__registry_reclaim__init(&rc);
+    if (kt_msg_type(m) != KT_MSG_TIMEOUT) {
+        r = ktpb__v1__op_list_reply__unpack(NULL, kt_msg_len(m),
+                                            kt_msg_cbody(m));
+    }
+    if (r != NULL && r->n_ops > 0) {
+        pbs = calloc(r->n_ops, sizeof(*pbs));
+        pp = calloc(r->n_ops, sizeof(*pp));
+    }
+    for (size_t i = 0; r != NULL && pbs != NULL && pp != NULL && i < r->n_ops;
+         i++) {
+        Ktpb__V1__OperationRecord *op = r->ops[i];
+        if (op->status == KTPB__V1__OP_STATUS__OP_RESUMING) {
+            sup_op *o = sup_op_get(s, op->id, true);
+            if (o != NULL) {
+                kt__wk_copy(o->last_error, sizeof(o->last_error),
+                            "Backend restarted during resume");
+                sup_fail_direct(s, op->id, o->last_error);
+            }
+            continue;
+        }
+        ktpb__v1__op_claim__init(&pbs[rc.n_ops]);
+        pbs[rc.n_ops].op_id = op->id;
+        pbs[rc.n_ops].attempt = op->attempt;
+        pbs[rc.n_ops].type = op->type;
+        pp[rc.n_ops] = &pbs[rc.n_ops];
+        rc.n_ops++;
+    }
+    rc.ops = pp;
+    rc.grace_ms = s->cfg.reclaim_grace_ms;
+    s->reclaim_pending = (uint32_t)rc.n_ops;
+    kt_log(KT_LOG_NOTICE, "supervisor",
+           "event=reclaim actor=supervisor running=%zu grace_ms=%u", rc.n_ops,
+           rc.grace_ms);
+    if (kt__sup_pend(s, s->registry, KT_WK_RECLAIM, &rc.base, SUP_ASK_MS,
+                     SP_IGNORE, "", false) != KT_OK) {
+        kt_log(KT_LOG_ERR, "supervisor", "event=reclaim_lost");
+    }
+    free(pbs);
+    free(pp);
+    ktpb__v1__op_list_reply__free_unpacked(r, NULL);
+}
+
+static void
+sup_answer(supervisor *s, const sup_pend *p, const kt_msg *m)
+{
+    switch (p->kind) {
+    case SP_FAIL:
+        sup_on_fail(s, p, m);
+        break;
+    case SP_FAIL_DIRECT:
+    case SP_GET:
+        sup_on_record(s, p, m);
+        break;
+    case SP_RESUME:
+        sup_on_resume(s, p, m);
+        break;
+    case SP_BOOT_LIST:
+        sup_on_boot_list(s, m);
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+sup_status(supervisor *s, const kt_msg *m)
+{
+    Ktpb__V1__SupervisorStatusReply rep;
+    Ktpb__V1__SupervisedOp *v = NULL, **pv = NULL;
+    size_t n = 0, i = 0;
+
+    ktpb__v1__supervisor_status_reply__init(&rep);
+    for (sup_op *o = s->ops_list; o != NULL; o = o->next) {
+        n++;
+    }
+    if (n > 0 && ((v = calloc(n, sizeof(*v))) == NULL ||
+                  (pv = calloc(n, sizeof(*pv))) == NULL)) {
+        rep.status = KT_ENOMEM;
+        n = 0;
+    }
+    for (sup_op *o = s->ops_list; o != NULL && i < n; o = o->next, i++) {
+        ktpb__v1__supervised_op__init(&v[i]);
+        v[i].op_id = o->op_id;
+        v[i].restarts = o->restarts;
+        v[i].last_error = o->last_error;
+        v[i].next_restart_ms = o->next_ms;
+        v[i].gave_up = o->gave_up;
+        v[i].lost_at_ns = o->lost_at_ns;
+        v[i].resumed_at_ns = o->resumed_at_ns;
+        pv[i] = &v[i];
+    }
+    rep.ops = pv;
+    rep.n_ops = n;
+    for (uint32_t k = 0; k < s->cfg.local_workers; k++) {
+        rep.local_workers += s->slots[k].pid != 0 ? 1 : 0;
+    }
+    rep.spawned = s->spawned;
+    rep.restarts = s->restarts;
+    rep.reclaim_pending = s->reclaim_pending;
+    if (kt__wk_reply(s->self, m, KT_SUP_STATUS_REPLY, &rep.base) != KT_OK) {
+        kt_log(KT_LOG_NOTICE, "supervisor", "event=status_reply_lost");
+    }
+    free(v);
+    free(pv);
+}
+
+static void
+sup_cancel(supervisor *s, uint64_t timer)
+{
+    if (kt_timer_cancel(s->self, timer) != KT_OK) {
+        kt_log(KT_LOG_DEBUG, "supervisor", "event=timer_gone");
+    }
+}
+
+static void
+sup_shutdown(supervisor *s, const kt_msg *m)
+{
+    kt_msg *n;
+
+    s->shutting = true;
+    for (uint32_t k = 0; k < s->cfg.local_workers; k++) {
+        if (s->slots[k].timer != 0) {
+            sup_cancel(s, s->slots[k].timer);
+            s->slots[k].timer = 0;
+        }
+    }
+    for (sup_op *o = s->ops_list; o != NULL; o = o->next) {
+        if (o->next_ms != 0) {
+            sup_cancel(s, o->timer);
+            o->next_ms = 0;
+        }
+    }
+    if (kt_msg_alloc(&n, KT_WK_NOTIFY_SHUTDOWN, 0) == KT_OK &&
+        kt_send(s->self, s->registry, n) != KT_OK) {
+        kt_msg_free(n);
+    }
+    if (kt_msg_corr(m) != 0) {
+        (void)kt__wk_status(s->self, m, KT_OK, NULL, NULL);
+    }
+}
+
+static void
+sup_timer(supervisor *s, uint64_t tag)
+{
+    if (tag >= SUP_RESPAWN_TAG && tag < SUP_RESPAWN_TAG + SUP_MAX_LOCAL) {
+        kt__sup_respawn_timer(s, tag);
+        return;
+    }
+    for (sup_op *o = s->ops_list; o != NULL; o = o->next) {
+        if (o->tag == tag && o->next_ms != 0) {
+            sup_resume(s, o);
+            return;
+        }
+    }
+}
+
+static kt_err
+sup_lookup(kt_runtime *rt, const char *name, kt_aid *aidp)
+{
+    kt_err err = kt_lookup(rt, name, aidp);
+
+    if (err != KT_OK) {
+        kt_log(KT_LOG_ERR, "supervisor", "event=missing actor=%s", name);
+    }
+    return err;
+}
+
+static kt_err
+supervisor_init(void *state, kt_actor *self, const void *cfg)
+{
+    supervisor *s = state;
+    const kt__sup_actor_cfg *c = cfg;
+    kt_runtime *rt = kt_actor_runtime(self);
+    Ktpb__V1__OpListRequest l;
+    kt_err err;
+
+    if (c == NULL || kt_restart_policy_check(&c->sup.policy) != KT_OK) {
+        return KT_EINVAL;
+    }
+    s->self = self;
+    s->cfg = c->sup;
+    s->owner = c->owner;
+    if (s->owner != NULL) {
+        s->owner->sup = kt_self(self); // before any worker can exit
+    }
+    if (!c->sup.policy_set) {
+        kt_restart_policy_default(&s->cfg.policy);
+    }
+    if (s->cfg.respawn.backoff_max_ms == 0) {
+        s->cfg.respawn.backoff_base_ms = 20;
+        s->cfg.respawn.backoff_max_ms = 2000;
+        s->cfg.respawn.jitter = 0.2;
+        s->cfg.respawn.window_ms = 10000;
+    }
+    kt__wk_copy(s->url, sizeof(s->url), c->sup.backend_url);
+    kt__wk_copy(s->exe, sizeof(s->exe), c->sup.worker_exe);
+    s->cfg.backend_url = s->url;
+    s->cfg.worker_exe = s->exe;
+    s->rng = c->sup.seed != 0 ? c->sup.seed : (uint64_t)kt__wk_mono_ns();
+    if (s->cfg.reclaim_grace_ms == 0) {
+        s->cfg.reclaim_grace_ms = KT_SUP_DEFAULT_GRACE_MS;
+    }
+    if ((err = sup_lookup(rt, KT_WORKERS_NAME, &s->registry)) != KT_OK ||
+        (err = sup_lookup(rt, KT_OPS_NAME, &s->ops)) != KT_OK ||
+        (err = sup_lookup(rt, KT_PERSIST_NAME, &s->persist)) != KT_OK) {
+        return err;
+    }
+    ktpb__v1__op_list_request__init(&l);
+    Ktpb__V1__OpStatus want[2] = {KTPB__V1__OP_STATUS__OP_RUNNING,
+                                  KTPB__V1__OP_STATUS__OP_RESUMING};
+    l.statuses = want;
+    l.n_statuses = 2;
+    l.limit = 10000;
+    if ((err = kt__sup_pend(s, s->persist, KT_PERSIST_OP_LIST, &l.base,
+                            SUP_ASK_MS, SP_BOOT_LIST, "", false)) != KT_OK) {
+        return err;
+    }
+    kt__sup_local_start(s);
+    return KT_OK;
+}
+
+static kt_err
+supervisor_handle(void *state, kt_actor *self, kt_msg *m)
+{
+    supervisor *s = state;
+    sup_pend *p;
+
+    (void)self;
+    if (kt_msg_corr(m) != 0 && kt_msg_type(m) != KT_MSG_TIMER &&
+        (p = sup_pend_take(s, kt_msg_corr(m))) != NULL) {
+        sup_answer(s, p, m);
+        free(p);
+    } else {
+        switch (kt_msg_type(m)) {
+        case KT_MSG_TIMER:
+            sup_timer(s, kt_msg_corr(m));
+            break;
+        case KT_WK_LOST:
+            sup_lost(s, m);
+            break;
+        case KT_WK_EXITED:
+            kt__sup_exited(s, m);
+            break;
+        case KT_SUP_STATUS:
+            sup_status(s, m);
+            break;
+        case KT_SUP_SHUTDOWN:
+            sup_shutdown(s, m);
+            break;
+        default: // WorkerUp and late replies: nothing to do
+            break;
+        }
+    }
+    kt_msg_free(m);
+    return KT_OK;
+}
+
+static void
+supervisor_fini(void *state)
+{
+    supervisor *s = state;
+
+    while (s->ops_list != NULL) {
+        sup_op *o = s->ops_list;
+        s->ops_list = o->next;
+        free(o);
+    }
+    while (s->pends != NULL) {
+        sup_pend *p = s->pends;
+        s->pends = p->next;
+        free(p);
+    }
+}
+
+const kt_actor_ops supervisor_ops = {
+    .name = "supervisor",
+    .state_size = sizeof(supervisor),
+    .init = supervisor_init,
+    .handle = supervisor_handle,
+    .fini = supervisor_fini,
+};
