@@ -66,7 +66,9 @@ kt__pb_reply_to(kt_actor *self, kt_aid to, uint64_t corr, uint32_t type,
     if ((rv = kt__pb_msg(type, m, &msg)) != KT_OK) {
         return rv;
     }
-    if ((rv = kt_reply_to(self, to, corr, msg)) != KT_OK) {
+    // A request sent without kt_ask (corr 0) is answered with a plain send.
+    rv = corr != 0 ? kt_reply_to(self, to, corr, msg) : kt_send(self, to, msg);
+    if (rv != KT_OK) {
         kt_msg_free(msg);
         kt_log(KT_LOG_WARN, "ops", "event=reply_failed to=%llu type=%u err=%s",
                (unsigned long long)to, type, kt_strerror(rv));
