@@ -87,6 +87,9 @@ void kt__sup_local_start(supervisor *s);
 void kt__sup_spawn(supervisor *s, uint32_t slot);
 void kt__sup_exited(supervisor *s, const kt_msg *m);
 void kt__sup_respawn_timer(supervisor *s, uint64_t tag);
+// kt__sup_reap_hung SIGKILLs local worker pid if it is still alive (the
+// registry gave up on it: no heartbeat); its exit respawns the slot.
+void kt__sup_reap_hung(supervisor *s, int32_t pid);
 void kt__sup_pool_exit_cb(void *arg, const kt_wpool_exit *e);
 
 #endif // KT_SUPERVISOR_SUP_INT_H

@@ -5,6 +5,7 @@
 // respawned after a backoff that grows while a slot keeps crashing.
 #include <inttypes.h>
 #include <ktpb/v1/workers.pb-c.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -148,5 +149,17 @@ kt__sup_respawn_timer(supervisor *s, uint64_t tag)
 
     if (k < s->cfg.local_workers && s->slots[k].pid == 0 && !s->shutting) {
         kt__sup_spawn(s, k);
+    }
+}
+
+void
+kt__sup_reap_hung(supervisor *s, int32_t pid)
+{
+    int k = sup_slot_of(s, pid);
+
+    if (k >= 0 && s->owner != NULL && s->owner->pool != NULL &&
+        kt_wpool_kill(s->owner->pool, pid, SIGKILL) == KT_OK) {
+        kt_log(KT_LOG_WARN, "supervisor",
+               "event=reap_hung actor=supervisor pid=%d slot=%d", (int)pid, k);
     }
 }

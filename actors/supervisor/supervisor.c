@@ -114,13 +114,15 @@ sup_decide(supervisor *s, sup_op *o, const Ktpb__V1__OperationRecord *rec)
 
 static void
 sup_fail(supervisor *s, sup_op *o, const char *worker, const char *reason,
-         bool orphan)
+         bool orphan, bool own)
 {
     Ktpb__V1__WorkerDone d;
     char err[300];
 
     ktpb__v1__worker_done__init(&d);
-    if (orphan) {
+    if (own) {
+        snprintf(err, sizeof(err), "%s", reason); // the operation's error
+    } else if (orphan) {
         snprintf(err, sizeof(err), "Worker lost: %s", reason);
     } else {
         snprintf(err, sizeof(err), "Worker %s lost: %s", worker, reason);
@@ -160,6 +162,9 @@ sup_lost(supervisor *s, const kt_msg *m)
     if (l == NULL) {
         return;
     }
+    if (!l->op_failed && l->pid != 0) {
+        kt__sup_reap_hung(s, l->pid); // a hung local process: end it
+    }
     for (size_t i = 0; i < l->n_ops; i++) {
         sup_op *o = sup_op_get(s, l->ops[i]->op_id, true);
         if (o == NULL) {
@@ -171,7 +176,8 @@ sup_lost(supervisor *s, const kt_msg *m)
         if (l->worker_id[0] == '\0' && s->reclaim_pending > 0) {
             s->reclaim_pending--;
         }
-        sup_fail(s, o, l->worker_id, l->reason, l->worker_id[0] == '\0');
+        sup_fail(s, o, l->worker_id, l->reason, l->worker_id[0] == '\0',
+                 l->op_failed);
     }
     ktpb__v1__worker_lost__free_unpacked(l, NULL);
 }

@@ -187,6 +187,38 @@ kt__wk_run_reply(registry *r, const kt_msg *m)
     return true;
 }
 
+// A failed operation goes to the supervisor, which records the failure
+// with the operations actor and then applies the restart policy.
+static bool
+disp_failed_to_sup(registry *r, const wk_worker *w, const wk_claim *c,
+                   const Ktpb__V1__WorkerOpEnded *e)
+{
+    Ktpb__V1__WorkerDone *d;
+    Ktpb__V1__WorkerLost l;
+    Ktpb__V1__OpClaim pb, *pp = &pb;
+    bool sent = false;
+
+    if (kt__wk_sup_aid(r) == 0 ||
+        (d = ktpb__v1__worker_done__unpack(NULL, e->done.len, e->done.data)) ==
+            NULL) {
+        return false;
+    }
+    if (d->status == KTPB__V1__OP_STATUS__OP_FAILED) {
+        ktpb__v1__worker_lost__init(&l);
+        kt__wk_claim_to_pb(&pb, c);
+        l.worker_id = (char *)(uintptr_t)w->id;
+        l.reason = d->error;
+        l.ops = &pp;
+        l.n_ops = 1;
+        l.detected_at_ns = kt__wk_mono_ns();
+        l.pid = w->pid;
+        l.op_failed = true;
+        sent = kt__wk_send(r->self, r->sup, KT_WK_LOST, &l.base) == KT_OK;
+    }
+    ktpb__v1__worker_done__free_unpacked(d, NULL);
+    return sent;
+}
+
 void
 kt__wk_op_ended(registry *r, const kt_msg *m)
 {
@@ -213,7 +245,9 @@ kt__wk_op_ended(registry *r, const kt_msg *m)
         goto out;
     }
     memcpy(kt_msg_body(fw), e->done.data, e->done.len);
-    if (kt_send(r->self, kt__wk_ops_aid(r), fw) != KT_OK) {
+    if (disp_failed_to_sup(r, w, &w->claims[k], e)) {
+        kt_msg_free(fw); // the supervisor records the failure
+    } else if (kt_send(r->self, kt__wk_ops_aid(r), fw) != KT_OK) {
         kt_msg_free(fw);
         (void)kt__wk_status(r->self, m, KT_EAGAIN, "operations unreachable",
                             NULL);

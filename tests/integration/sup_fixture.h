@@ -1,0 +1,274 @@
+// sup_fixture.h: what the supervision tests share (header-only, on top of
+// ops_fixture.h's strategy, data and asks): a backend in this process whose
+// operations run in real `ktrdr worker` processes it spawns and
+// supervises, or a backend in its own process (kt-sup-backend) that a
+// test can SIGKILL and start again; helpers to find the worker running an
+// operation, wait on conditions with deadlines, and read model weights.
+#ifndef KT_TESTS_SUP_FIXTURE_H
+#define KT_TESTS_SUP_FIXTURE_H
+
+#include <ktpb/v1/workers.pb-c.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include "domain/mlp.h"
+#include "domain/model.h"
+#include "ops_fixture.h"
+#include "supervisor/pool.h"
+#include "supervisor/supervisor.h"
+
+#define SF_KTRDR   KT_BINARY_DIR "/cli/ktrdr"
+#define SF_BACKEND KT_BINARY_DIR "/tools/bench/recovery/kt-sup-backend"
+
+typedef struct sf {
+    fx f;              // dir, strat, b, rt, ops (ops: local actor or proxy)
+    kt_supervision *s; // in-process backend
+    kt_aid reg, sup;
+    char url[160];
+    pid_t backend;   // out-of-process backend (0 = none)
+    kt_runtime *crt; // the test's own runtime for a remote backend
+} sf;
+
+static inline void
+sf_prepare(sf *t)
+{
+    FILE *fp;
+
+    memset(t, 0, sizeof(*t));
+    pthread_mutex_init(&t->f.g.mu, NULL);
+    pthread_cond_init(&t->f.g.cv, NULL);
+    t->f.g.at = -1;
+    snprintf(t->f.dir, sizeof(t->f.dir), "/tmp/kt-sup-XXXXXX");
+    cr_assert_not_null(mkdtemp(t->f.dir));
+    snprintf(t->f.strat, sizeof(t->f.strat), "%s/ops_test.yaml", t->f.dir);
+    cr_assert_not_null(fp = fopen(t->f.strat, "w"));
+    fputs(fx_yaml, fp);
+    cr_assert_eq(fclose(fp), 0);
+    fx_write_data(&t->f, "AAPL", "2024-01-01", "2024-04-30");
+    snprintf(t->url, sizeof(t->url), "ipc://%s/b.sock", t->f.dir);
+}
+
+// sf_open: an in-process backend, n local worker processes.
+static inline void
+sf_open(sf *t, uint32_t n, const kt_restart_policy *pol, uint32_t hb_ms)
+{
+    kt_backend_cfg bc = {.data_dir = t->f.dir, .threads = 2};
+    kt_supervision_cfg sc = {0};
+    static const char *const wargs[] = {NULL};
+
+    bc.ops.use_workers = true;
+    bc.ops.train_batches = 4;
+    bc.ops.bt_bars = 20;
+    bc.ops.ask_timeout_ms = 10000;
+    cr_assert_eq(kt_backend_open(&bc, &t->f.b), KT_OK);
+    t->f.rt = kt_backend_runtime(t->f.b);
+    t->f.ops = kt_backend_ops(t->f.b);
+    cr_assert_eq(kt_runtime_listen(t->f.rt, t->url), KT_OK);
+    sc.registry.heartbeat_ms = hb_ms;
+    sc.registry.heartbeat_misses = 3;
+    sc.registry.dispatch_timeout_ms = 15000;
+    sc.sup.policy = *pol;
+    sc.sup.policy_set = true;
+    sc.sup.reclaim_grace_ms = 2000;
+    sc.sup.seed = 42;
+    sc.sup.local_workers = n;
+    sc.sup.worker_exe = SF_KTRDR;
+    sc.sup.backend_url = t->url;
+    sc.sup.worker_args = wargs;
+    cr_assert_eq(kt_supervision_start(t->f.rt, &sc, &t->s), KT_OK);
+    t->reg = kt_supervision_registry(t->s);
+    t->sup = kt_supervision_supervisor(t->s);
+}
+
+static inline void
+sf_close(sf *t)
+{
+    if (t->s != NULL) {
+        kt_supervision_close(t->s, false);
+        t->s = NULL;
+    }
+    if (t->f.b != NULL) {
+        kt_backend_close(t->f.b);
+        t->f.b = NULL;
+    }
+    if (t->backend > 0) {
+        (void)kill(t->backend, SIGKILL);
+        (void)waitpid(t->backend, NULL, 0);
+        t->backend = 0;
+    }
+    if (t->crt != NULL) {
+        kt_runtime_stop(t->crt);
+        t->crt = NULL;
+    }
+    fx_rm_rf(t->f.dir);
+}
+
+static inline int64_t
+sf_ms(void)
+{
+    return kt_mono_ns() / 1000000;
+}
+
+// sf_ask_to sends m to `to` (an actor of the backend) and returns the
+// reply message (caller frees).
+static inline kt_msg *
+sf_ask_to(sf *t, kt_aid to, uint32_t type, const ProtobufCMessage *m)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    kt_msg *req, *rep = NULL;
+
+    cr_assert_eq(kt_msg_alloc(&req, type, n), KT_OK);
+    protobuf_c_message_pack(m, kt_msg_body(req));
+    cr_assert_eq(kt_runtime_ask(t->f.rt, to, req, FX_TIMEOUT_MS, &rep), KT_OK,
+                 "no reply to request %u", type);
+    return rep;
+}
+
+static inline Ktpb__V1__SupervisorStatusReply *
+sf_sup_status(sf *t)
+{
+    Ktpb__V1__SupervisorStatusRequest q;
+    Ktpb__V1__SupervisorStatusReply *r;
+    kt_msg *rep;
+
+    ktpb__v1__supervisor_status_request__init(&q);
+    rep = sf_ask_to(t, t->sup, KT_SUP_STATUS, &q.base);
+    cr_assert_eq(kt_msg_type(rep), KT_SUP_STATUS_REPLY);
+    r = ktpb__v1__supervisor_status_reply__unpack(NULL, kt_msg_len(rep),
+                                                  kt_msg_body(rep));
+    kt_msg_free(rep);
+    cr_assert_not_null(r);
+    return r;
+}
+
+static inline Ktpb__V1__RegistryListReply *
+sf_workers(sf *t)
+{
+    Ktpb__V1__RegistryListRequest q;
+    Ktpb__V1__RegistryListReply *r;
+    kt_msg *rep;
+
+    ktpb__v1__registry_list_request__init(&q);
+    rep = sf_ask_to(t, t->reg, KT_WK_LIST, &q.base);
+    cr_assert_eq(kt_msg_type(rep), KT_WK_LIST_REPLY);
+    r = ktpb__v1__registry_list_reply__unpack(NULL, kt_msg_len(rep),
+                                              kt_msg_body(rep));
+    kt_msg_free(rep);
+    cr_assert_not_null(r);
+    return r;
+}
+
+static inline size_t
+sf_nworkers(sf *t)
+{
+    Ktpb__V1__RegistryListReply *r = sf_workers(t);
+    size_t n = r->n_workers;
+
+    ktpb__v1__registry_list_reply__free_unpacked(r, NULL);
+    return n;
+}
+
+static inline bool
+sf_wait_workers(sf *t, size_t n, int ms)
+{
+    int64_t end = sf_ms() + ms;
+
+    while (sf_nworkers(t) < n) {
+        if (sf_ms() > end) {
+            return false;
+        }
+        usleep(5000);
+    }
+    return true;
+}
+
+// sf_slot_of: the local slot running op_id (-1 = none), from the
+// registry's list ("local-<backend pid>-<slot>").
+static inline int
+sf_slot_of(sf *t, const char *op_id)
+{
+    Ktpb__V1__RegistryListReply *r = sf_workers(t);
+    int slot = -1;
+
+    for (size_t i = 0; i < r->n_workers && slot < 0; i++) {
+        for (size_t k = 0; k < r->workers[i]->n_ops; k++) {
+            const char *dash = strrchr(r->workers[i]->worker_id, '-');
+            if (strcmp(r->workers[i]->ops[k]->op_id, op_id) == 0 &&
+                dash != NULL) {
+                slot = atoi(dash + 1);
+            }
+        }
+    }
+    ktpb__v1__registry_list_reply__free_unpacked(r, NULL);
+    return slot;
+}
+
+// sf_record: the operation record (caller frees the reply).
+static inline Ktpb__V1__OperationRecord *
+sf_record(sf *t, const char *id, Ktpb__V1__OpsReply **keep)
+{
+    *keep = fx_get(&t->f, id);
+    cr_assert_eq((*keep)->status, 0, "%s", (*keep)->message);
+    cr_assert_not_null((*keep)->op);
+    return (*keep)->op;
+}
+
+// sf_wait_ckpt waits until op id has a checkpoint at unit value >= v while
+// running.
+static inline bool
+sf_wait_ckpt(sf *t, const char *id, int64_t v, int ms)
+{
+    int64_t end = sf_ms() + ms;
+
+    for (;;) {
+        Ktpb__V1__OpsReply *keep;
+        Ktpb__V1__OperationRecord *op = sf_record(t, id, &keep);
+        bool ok = op->checkpoint_seq > 0 && op->checkpoint_unit_value >= v &&
+                  op->status == KTPB__V1__OP_STATUS__OP_RUNNING;
+        ktpb__v1__ops_reply__free_unpacked(keep, NULL);
+        if (ok) {
+            return true;
+        }
+        if (sf_ms() > end) {
+            return false;
+        }
+        usleep(2000);
+    }
+}
+
+// sf_params: the weights of the model a completed training op saved.
+static inline float *
+sf_params(sf *t, const char *id, size_t *n)
+{
+    Ktpb__V1__OpsResultsReply *r = fx_results(&t->f, id, false, false);
+    kt_model *m;
+    char err[256];
+    float *p;
+
+    cr_assert_eq(r->status, 0, "%s", r->message);
+    cr_assert_not_null(r->training);
+    cr_assert_eq(kt_model_load(r->training->model_path, &m, err, sizeof(err)),
+                 KT_OK, "%s", err);
+    *n = kt_mlp_n_params(kt_model_mlp(m));
+    p = malloc(*n * sizeof(float));
+    memcpy(p, kt_mlp_params_const(kt_model_mlp(m)), *n * sizeof(float));
+    kt_model_free(m);
+    ktpb__v1__ops_results_reply__free_unpacked(r, NULL);
+    return p;
+}
+
+static inline void
+sf_same_weights(sf *t, const char *a, const char *b)
+{
+    size_t na, nb;
+    float *pa = sf_params(t, a, &na), *pb = sf_params(t, b, &nb);
+
+    cr_assert_eq(na, nb);
+    cr_assert(memcmp(pa, pb, na * sizeof(float)) == 0,
+              "weights of %s and %s differ", a, b);
+    free(pa);
+    free(pb);
+}
+
+#endif // KT_TESTS_SUP_FIXTURE_H
