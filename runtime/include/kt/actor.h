@@ -126,8 +126,10 @@ KT_API KT_NODISCARD kt_err kt_runtime_ask(kt_runtime *rt, kt_aid to,
 // kt_remote_connect spawns a local proxy actor (*aidp) that forwards every
 // message it receives to the actor registered as `name` at url; replies come
 // back through it, so kt_send/kt_ask to the proxy work exactly as local ones.
-// The connection redials on its own; while it is down, sends are dropped
-// with a log line and asks time out.
+// The connection redials on its own. While it is down (or slower than its
+// senders) the proxy stops taking mail: messages wait in its mailbox, sends
+// past the mailbox limit fail with KT_EAGAIN, and asks time out. Frames
+// the peer cannot decode or route are dropped there with a log line.
 KT_API KT_NODISCARD kt_err kt_runtime_listen(kt_runtime *rt, const char *url);
 KT_API KT_NODISCARD kt_err kt_remote_connect(kt_runtime *rt, const char *url,
                                              const char *name, kt_aid *aidp);

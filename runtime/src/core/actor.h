@@ -50,6 +50,7 @@ struct kt_actor {
     kt__idmap timers;          // timers and pending asks (timer.c)
     bool in_runq, ready, exiting, kill_pending;
     bool forwards_replies; // a remote proxy: replies pass through it
+    bool paused;           // mail waits (kt__sched_resume restarts it)
     kt_err exit_reason;
     atomic_size_t queued; // messages sent and not yet handled or dropped
     // Under mtx: monitors and links; dying once they were notified.

@@ -1,7 +1,7 @@
 // kt_remote_connect: a proxy actor that forwards its mail to a named actor
 // in another runtime and hands what comes back to the local receivers.
-// Sends never block its thread: when the connection cannot take more, mail
-// waits in a bounded queue flushed when the socket is writable again.
+// Sends never block its thread: when the connection cannot take more, the
+// proxy stops taking mail until NNG's send descriptor says it can.
 #include <inttypes.h>
 #include <string.h>
 
@@ -26,10 +26,9 @@ typedef struct proxy {
     kt_actor *self;
     kt__sock *sock;
     kt__inbox in;
-    kt__ev *tx;              // socket writable again, armed while pending
-    kt_msg *pend, *pend_end; // waiting for the connection
-    size_t npend;
-    char *name; // the remote actor's registered name
+    kt__ev *tx;   // socket writable again, armed while a message is held
+    kt_msg *held; // the message the socket refused
+    char *name;   // the remote actor's registered name
 } proxy;
 
 // Replies and messages from the far side, for local actors.
@@ -59,57 +58,48 @@ proxy_drop(proxy *p, kt_msg *m, kt_err why)
     kt_msg_free(m);
 }
 
+// The socket can take more: send the held message and take mail again.
 static void
 proxy_tx_cb(void *arg)
 {
     proxy *p = arg;
-    kt_msg *m;
     kt_err err;
 
-    while ((m = p->pend) != NULL) {
-        if ((err = kt__net_send(p->sock, m, 0, p->name, 0)) == KT_EAGAIN) {
+    if (p->held != NULL) {
+        if ((err = kt__net_send(p->sock, p->held, 0, p->name, 0)) ==
+            KT_EAGAIN) {
             return; // still full: wait for the next writable signal
         }
-        if ((p->pend = m->next) == NULL) {
-            p->pend_end = NULL;
-        }
-        p->npend--;
-        if (err == KT_OK) {
-            kt_msg_free(m);
+        if (err != KT_OK) {
+            proxy_drop(p, p->held, err);
         } else {
-            proxy_drop(p, m, err);
+            kt_msg_free(p->held);
         }
+        p->held = NULL;
     }
     kt__ev_stop(p->tx);
+    kt__sched_resume(p->self->sched, p->self);
 }
 
 static kt_err
 proxy_handle(void *state, kt_actor *self, kt_msg *msg)
 {
     proxy *p = state;
-    kt_err err = KT_EAGAIN;
+    kt_err err = kt__net_send(p->sock, msg, 0, p->name, 0);
 
-    (void)self;
-    if (p->pend == NULL &&
-        (err = kt__net_send(p->sock, msg, 0, p->name, 0)) == KT_OK) {
+    if (err == KT_OK) {
         kt_msg_free(msg);
-        return KT_OK;
-    }
-    if (err != KT_EAGAIN || p->npend >= p->self->rt->mailbox_limit) {
-        proxy_drop(p, msg, err); // connection down for long, or broken
-        return KT_OK;
-    }
-    msg->next = NULL;
-    if (p->pend == NULL) {
-        p->pend = msg;
+    } else if (err != KT_EAGAIN) {
+        proxy_drop(p, msg, err);
+    } else {
+        // Connection full or not up yet: hold this one and stop taking
+        // mail; the mailbox fills and senders get KT_EAGAIN.
+        p->held = msg;
+        self->paused = true;
         if (kt__ev_start(p->tx, 0) != KT_OK) {
             kt__ev_activate(p->tx);
         }
-    } else {
-        p->pend_end->next = msg;
     }
-    p->pend_end = msg;
-    p->npend++;
     return KT_OK;
 }
 
@@ -160,11 +150,8 @@ proxy_stop(void *state, kt_actor *self)
     p->tx = NULL;
     kt__net_close(p->sock);
     p->sock = NULL;
-    while (p->pend != NULL) {
-        kt_msg *m = p->pend;
-        p->pend = m->next;
-        kt_msg_free(m);
-    }
+    kt_msg_free(p->held);
+    p->held = NULL;
 }
 
 static void

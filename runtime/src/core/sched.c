@@ -51,7 +51,16 @@ kt__sched_push(kt__sched *s, kt_actor *a, kt_msg *m)
         a->mb_tail->next = m;
     }
     a->mb_tail = m;
-    if (a->ready && !a->in_runq) {
+    if (a->ready && !a->in_runq && !a->paused) {
+        sched_runq_push(s, a);
+    }
+}
+
+void
+kt__sched_resume(kt__sched *s, kt_actor *a)
+{
+    a->paused = false;
+    if (a->ready && a->mb_head != NULL && !a->in_runq) {
         sched_runq_push(s, a);
     }
 }
@@ -71,7 +80,7 @@ sched_run_cb(void *arg)
             s->runq_tail = NULL;
         }
         a->in_runq = false;
-        while (!gone && a->mb_head != NULL && n < ACTOR_BATCH) {
+        while (!gone && !a->paused && a->mb_head != NULL && n < ACTOR_BATCH) {
             kt_msg *m = a->mb_head;
             if ((a->mb_head = m->next) == NULL) {
                 a->mb_tail = NULL;
@@ -80,7 +89,7 @@ sched_run_cb(void *arg)
             n++;
         }
         budget -= n;
-        if (!gone && a->mb_head != NULL && !a->in_runq) {
+        if (!gone && !a->paused && a->mb_head != NULL && !a->in_runq) {
             sched_runq_push(s, a);
         }
     }
@@ -210,7 +219,7 @@ sched_ctl_one(kt__sched *s, kt_actor *a, unsigned ctl, kt_err reason,
             s->actors->prev = a;
         }
         s->actors = a;
-        if (a->mb_head != NULL && !a->in_runq) {
+        if (a->mb_head != NULL && !a->in_runq && !a->paused) {
             sched_runq_push(s, a);
         }
     }

@@ -59,6 +59,10 @@ void kt__sched_free(kt__sched *s);
 kt__sched *kt__sched_current(void);
 // kt__sched_push appends m to a's mailbox (on s's thread only).
 void kt__sched_push(kt__sched *s, kt_actor *a, kt_msg *m);
+// kt__sched_resume restarts an actor that set a->paused from a callback:
+// while paused its mail stays queued, so senders meet the mailbox limit
+// (back-pressure). On a's thread.
+void kt__sched_resume(kt__sched *s, kt_actor *a);
 // kt__sched_forward copies m (for receiver on dst) into s's outbox for
 // dst, sent as one batch at the end of s's current turn (on s's thread).
 kt_err kt__sched_forward(kt__sched *s, kt__sched *dst, const kt_msg *m,
