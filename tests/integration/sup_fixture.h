@@ -271,4 +271,47 @@ sf_same_weights(sf *t, const char *a, const char *b)
     free(pb);
 }
 
+// sf_spawn: starts argv (argv[0] a path) with the current environment.
+static inline pid_t
+sf_spawn(char *const argv[])
+{
+    extern char **environ;
+    pid_t pid;
+
+    cr_assert_eq(posix_spawn(&pid, argv[0], NULL, NULL, argv, environ), 0,
+                 "cannot start %s", argv[0]);
+    return pid;
+}
+
+// sf_worker: a `ktrdr worker` process of its own (not the pool's).
+static inline pid_t
+sf_worker(const char *url, const char *id)
+{
+    char *argv[] = {FX_S(SF_KTRDR),
+                    FX_S("worker"),
+                    FX_S("--connect"),
+                    FX_S(url),
+                    FX_S("--id"),
+                    FX_S(id),
+                    NULL};
+    return sf_spawn(argv);
+}
+
+// sf_reap waits up to ms for pid; returns its wait status (-1 = timeout).
+static inline int
+sf_reap(pid_t pid, int ms)
+{
+    int64_t end = sf_ms() + ms;
+    int status = 0;
+
+    while (sf_ms() < end) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            return status;
+        }
+        usleep(2000);
+    }
+    return -1;
+}
+
 #endif // KT_TESTS_SUP_FIXTURE_H
