@@ -74,7 +74,9 @@ typedef struct fx_gate {
     bool fail;  // fail instead of holding
     kt_err fail_rv;
     bool reached, released;
-    int64_t last; // last value seen
+    bool brake;     // hold the next call up to 100 ms (a late cancel lands)
+    int64_t last;   // last value seen
+    int64_t at_was; // the gate's value before its release
     int calls;
 } fx_gate;
 
@@ -100,6 +102,20 @@ fx_hook(void *arg, const char *op_id, const char *unit, int64_t value)
     pthread_mutex_lock(&g->mu);
     g->last = value;
     g->calls++;
+    if (g->brake && g->reached && value > g->at_was) {
+        // A cancel sent while the gate held is normally seen before the
+        // next slice; if its frame was still in flight, this gives it
+        // time to arrive, so it lands one unit later at the latest.
+        struct timespec b;
+        (void)clock_gettime(CLOCK_REALTIME, &b);
+        b.tv_nsec += 100 * 1000000L;
+        if (b.tv_nsec >= 1000000000L) {
+            b.tv_sec++;
+            b.tv_nsec -= 1000000000L;
+        }
+        g->brake = false;
+        (void)pthread_cond_timedwait(&g->cv, &g->mu, &b);
+    }
     if (g->at >= 0 && strcmp(unit, g->unit) == 0 && value >= g->at &&
         !g->reached) {
         g->reached = true;
@@ -126,6 +142,7 @@ fx_gate_set(fx *f, const char *unit, int64_t at, bool fail)
     f->g.fail_rv = KT_EINVAL;
     f->g.reached = false;
     f->g.released = false;
+    f->g.brake = false;
     pthread_mutex_unlock(&f->g.mu);
 }
 
@@ -151,6 +168,7 @@ fx_gate_release(fx *f)
 {
     pthread_mutex_lock(&f->g.mu);
     f->g.released = true;
+    f->g.at_was = f->g.at;
     f->g.at = -1;
     pthread_cond_broadcast(&f->g.cv);
     pthread_mutex_unlock(&f->g.mu);
@@ -358,6 +376,9 @@ fx_cancel_held(fx *f, const char *id)
     c.id = FX_S(id);
     fx_send(f, KT_OPS_CANCEL, &c.base);
     (void)fx_status(f, id); // the operations actor handled the cancel
+    pthread_mutex_lock(&f->g.mu);
+    f->g.brake = true;
+    pthread_mutex_unlock(&f->g.mu);
     fx_gate_release(f);
 }
 
