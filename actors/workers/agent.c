@@ -24,6 +24,8 @@
 #define AG_TICK_TAG     0xa9e47
 #define AG_REG_EVERY_NS (100 * 1000000LL)
 #define AG_DOWN_GRACE   (100 * 1000000LL)
+// An orphan (its backend gone) whose backend never comes back gives up.
+#define AG_ORPHAN_GIVE_UP_NS (600 * 1000000000LL)
 
 static void
 ag_kill(agent *a, kt_aid aid)
@@ -217,6 +219,12 @@ ag_tick(agent *a)
     }
     if ((a->shutting || a->draining) && a->ops == NULL && a->relays == NULL) {
         ag_exit(a, 0);
+    } else if (a->draining && !a->registered && a->lost_at_ns != 0 &&
+               now - a->lost_at_ns > AG_ORPHAN_GIVE_UP_NS) {
+        kt_log(KT_LOG_ERR, "worker",
+               "event=orphan_give_up worker=%s ops=%u unsaved", a->id,
+               ag_nops(a));
+        ag_exit(a, 3); // no backend came back for us
     } else if (a->shutting && now > a->deadline_ns) {
         kt_log(KT_LOG_ERR, "worker",
                "event=shutdown_deadline worker=%s ops=%u unsaved", a->id,
