@@ -61,6 +61,41 @@ ops_stop_job(ops *o, ops_job *j, const kt_msg *req, int kind,
     }
 }
 
+// ops_to_research hands cancel / resume of an agent research to the
+// research manager (KT_RESEARCH_NAME), which owns those operations, and
+// relays its answer. False when id is no research or nothing runs them.
+static bool
+ops_to_research(ops *o, const char *id, const kt_msg *msg)
+{
+    ops_pend *p;
+    kt_msg *fwd;
+    kt_aid to;
+
+    if (strncmp(id, "op_agent_research_", 18) != 0 ||
+        kt_lookup(kt_actor_runtime(o->self), "research", &to) != KT_OK ||
+        (p = calloc(1, sizeof(*p))) == NULL) {
+        return false;
+    }
+    if (kt_msg_alloc(&fwd, kt_msg_type(msg), kt_msg_len(msg)) != KT_OK) {
+        free(p);
+        return false;
+    }
+    memcpy(kt_msg_body(fwd), kt_msg_cbody(msg), kt_msg_len(msg));
+    if (kt_ask(o->self, to, fwd, o->cfg.ask_timeout_ms, &p->corr) != KT_OK) {
+        kt_msg_free(fwd);
+        free(p);
+        return false;
+    }
+    p->kind = PK_RELAY;
+    kt__strlcpy(p->op_id, id, sizeof(p->op_id));
+    p->from = kt_msg_sender(msg);
+    p->from_corr = kt_msg_corr(msg);
+    p->reply_type = KT_OPS_REPLY;
+    p->next = o->pends;
+    o->pends = p;
+    return true;
+}
+
 kt_err
 kt__ops_cancel(ops *o, kt_msg *msg)
 {
@@ -75,7 +110,9 @@ kt__ops_cancel(ops *o, kt_msg *msg)
         return KT_OK;
     }
     reason = c->reason[0] != '\0' ? c->reason : "Cancelled by user";
-    if ((j = kt__ops_job_find(o, c->id)) != NULL) {
+    if (ops_to_research(o, c->id, msg)) {
+        // the research manager answers
+    } else if ((j = kt__ops_job_find(o, c->id)) != NULL) {
         ops_stop_job(o, j, msg, KT_TRAIN_CANCEL, reason);
     } else {
         // Not running here: persistence decides (pending -> cancelled, or
@@ -163,7 +200,9 @@ kt__ops_resume(ops *o, kt_msg *msg)
         kt__ops_reply_req(o, msg, KT_OPS_REPLY, KT_EPROTO, "malformed request");
         return KT_OK;
     }
-    if ((j = kt__ops_job_find(o, r->id)) != NULL) {
+    if (ops_to_research(o, r->id, msg)) {
+        // the research manager answers
+    } else if ((j = kt__ops_job_find(o, r->id)) != NULL) {
         (void)snprintf(text, sizeof(text),
                        "Operation is not in a resumable state (%s: %s)", j->id,
                        ops_phase_status(j));

@@ -52,6 +52,7 @@ kt__ops_list(ops *o, kt_msg *msg)
     q.type = l->type;
     q.resumable = l->resumable;
     q.limit = l->limit;
+    q.parent_id = l->parent_id;
     if (kt__ops_ask(o, KT_PERSIST_OP_LIST, &q.base, PK_RELAY, "", msg,
                     KT_OPS_LIST_REPLY) != KT_OK) {
         kt__ops_reply_req(o, msg, KT_OPS_LIST_REPLY, KT_ECLOSED,

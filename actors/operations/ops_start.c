@@ -33,9 +33,11 @@ ops_make_id(ops *o, const char *type, char *id, size_t n)
                    tm.tm_min, tm.tm_sec, (unsigned long long)(x & 0xffffff));
 }
 
-// ops_validate checks a start request; *type gets the operation type.
+// ops_validate checks a start request; *type gets the operation type and
+// parent[KT_OPS_ID_MAX] its parent operation ("" = none).
 static kt_err
-ops_validate(ops *o, const kt_msg *msg, const char **type, char *err, size_t n)
+ops_validate(ops *o, const kt_msg *msg, const char **type, char *parent,
+             char *err, size_t n)
 {
     bool train = kt_msg_type(msg) == KT_OPS_START_TRAINING;
     ProtobufCMessage *m =
@@ -49,6 +51,10 @@ ops_validate(ops *o, const kt_msg *msg, const char **type, char *err, size_t n)
         return KT_EPROTO;
     }
     *type = train ? "training" : "backtesting";
+    kt__strlcpy(parent,
+                train ? ((Ktpb__V1__StartTrainingRequest *)m)->parent_id
+                      : ((Ktpb__V1__StartBacktestRequest *)m)->parent_id,
+                KT_OPS_ID_MAX);
     rv = train ? kt__opreq_check_train((Ktpb__V1__StartTrainingRequest *)m,
                                        o->data_dir, err, n)
                : kt__opreq_check_backtest((Ktpb__V1__StartBacktestRequest *)m,
@@ -61,12 +67,13 @@ kt_err
 kt__ops_start(ops *o, kt_msg *msg)
 {
     Ktpb__V1__OpCreateRequest c;
-    char err[1200], id[KT_OPS_ID_MAX];
+    char err[1200], id[KT_OPS_ID_MAX], parent[KT_OPS_ID_MAX] = "";
     const char *type = "";
     ops_job *j;
     kt_err rv;
 
-    if ((rv = ops_validate(o, msg, &type, err, sizeof(err))) != KT_OK) {
+    if ((rv = ops_validate(o, msg, &type, parent, err, sizeof(err))) !=
+        KT_OK) {
         kt__ops_reply_req(o, msg, KT_OPS_REPLY, (int32_t)rv, err);
         return KT_OK;
     }
@@ -87,6 +94,7 @@ kt__ops_start(ops *o, kt_msg *msg)
     ktpb__v1__op_create_request__init(&c);
     c.id = id;
     c.type = j->type;
+    c.parent_id = parent;
     c.metadata.data = j->request;
     c.metadata.len = j->request_len;
     rv = kt__ops_ask(o, KT_PERSIST_OP_CREATE, &c.base, PK_CREATE, id, NULL, 0);
