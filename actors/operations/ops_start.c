@@ -72,8 +72,7 @@ kt__ops_start(ops *o, kt_msg *msg)
     ops_job *j;
     kt_err rv;
 
-    if ((rv = ops_validate(o, msg, &type, parent, err, sizeof(err))) !=
-        KT_OK) {
+    if ((rv = ops_validate(o, msg, &type, parent, err, sizeof(err))) != KT_OK) {
         kt__ops_reply_req(o, msg, KT_OPS_REPLY, (int32_t)rv, err);
         return KT_OK;
     }
