@@ -96,8 +96,8 @@ disp_pick(registry *r, const wk_disp *d)
     bool best_avoided = true;
 
     for (wk_worker *w = r->workers; w != NULL; w = w->next) {
-        if ((w->caps & cap) == 0 || w->draining || w->nclaims >= w->slots ||
-            wk_holds(w, d->c.op_id)) {
+        if ((w->caps & cap) == 0 || w->draining || w->refused ||
+            w->nclaims >= w->slots || wk_holds(w, d->c.op_id)) {
             continue;
         }
         bool avoided = d->avoid[0] != '\0' && strcmp(w->id, d->avoid) == 0;
@@ -171,8 +171,20 @@ kt__wk_run_reply(registry *r, const kt_msg *m)
         }
         disp_reply(r, d, KT_ETIMEDOUT, "the worker did not start it in time");
     } else if ((rep = ktpb__v1__workers_reply__unpack(
-                    NULL, kt_msg_len(m), kt_msg_cbody(m))) == NULL ||
-               rep->status != KT_OK) {
+                    NULL, kt_msg_len(m), kt_msg_cbody(m))) != NULL &&
+               (rep->status == KT_ESTATE || rep->status == KT_EAGAIN)) {
+        // The worker is shutting down or full: another one may take it.
+        if (w != NULL) {
+            (void)kt__wk_claim_drop(w, d->c.op_id);
+            w->refused = true;
+            w->draining |= rep->status == KT_ESTATE;
+        }
+        d->run_corr = 0;
+        d->worker[0] = '\0';
+        ktpb__v1__workers_reply__free_unpacked(rep, NULL);
+        kt__wk_try_dispatch(r);
+        return true;
+    } else if (rep == NULL || rep->status != KT_OK) {
         if (w != NULL) {
             (void)kt__wk_claim_drop(w, d->c.op_id);
         }

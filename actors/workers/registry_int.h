@@ -27,6 +27,7 @@ typedef struct wk_worker {
     int32_t pid;
     char host[64];
     bool draining;
+    bool refused; // refused a run (no slot): skipped until it heartbeats
     wk_claim claims[KT_WK_MAX_SLOTS];
     uint32_t nclaims;
     int64_t last_seen_ns, registered_at_ns, last_seen_ms;

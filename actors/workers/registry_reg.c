@@ -143,6 +143,7 @@ wk_admit(registry *r, const Ktpb__V1__WorkerRegister *g)
                                             : g->slots;
     w->pid = g->pid;
     w->draining = g->draining;
+    w->refused = false;
     kt__wk_copy(w->host, sizeof(w->host), g->host);
     w->registrations++;
     return w;
@@ -241,6 +242,7 @@ kt__wk_heartbeat(registry *r, const kt_msg *m)
         w->last_seen_ns = kt__wk_mono_ns();
         w->last_seen_ms = kt__wk_now_ms();
         w->draining = h->draining;
+        w->refused = false;
         for (size_t i = 0; i < h->n_ops && rep.n_stale < KT_WK_MAX_SLOTS; i++) {
             int k = kt__wk_claim_find(w, h->ops[i]->op_id);
             if (k < 0 || w->claims[k].attempt != h->ops[i]->attempt) {

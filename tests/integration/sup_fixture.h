@@ -427,4 +427,81 @@ sf_reap_any(pid_t pid, int ms)
     return -1;
 }
 
+// sf_model: trains a small model to completion and returns its path.
+static inline char *
+sf_model(sf *t, uint32_t epochs)
+{
+    char *id = fx_train_ok(&t->f, epochs, 0, -1), *path;
+    Ktpb__V1__OpsResultsReply *r;
+
+    cr_assert(
+        fx_wait_status(&t->f, id, KTPB__V1__OP_STATUS__OP_COMPLETED, 30000));
+    r = fx_results(&t->f, id, false, false);
+    cr_assert_not_null(r->training);
+    path = strdup(r->training->model_path);
+    ktpb__v1__ops_results_reply__free_unpacked(r, NULL);
+    free(id);
+    return path;
+}
+
+static inline char *
+sf_backtest_ok(sf *t, const char *model, uint32_t freq)
+{
+    Ktpb__V1__StartBacktestRequest rq;
+    Ktpb__V1__OpsReply *r;
+    char *id;
+
+    ktpb__v1__start_backtest_request__init(&rq);
+    rq.strategy_path = t->f.strat;
+    rq.model_path = FX_S(model);
+    rq.symbol = FX_S("AAPL");
+    rq.timeframe = FX_S("1h");
+    rq.start_date = FX_S("2024-01-01");
+    rq.end_date = FX_S("2024-04-30");
+    rq.checkpoint_frequency = freq;
+    r = fx_ask_op(&t->f, KT_OPS_START_BACKTEST, &rq.base);
+    cr_assert_eq(r->status, 0, "backtest start: %s", r->message);
+    id = strdup(r->op->id);
+    ktpb__v1__ops_reply__free_unpacked(r, NULL);
+    return id;
+}
+
+// sf_same_trades: identical trade lists and metrics (packed bytes).
+static inline void
+sf_same_trades(sf *t, const char *a, const char *b)
+{
+    Ktpb__V1__OpsResultsReply *ra = fx_results(&t->f, a, true, true);
+    Ktpb__V1__OpsResultsReply *rb = fx_results(&t->f, b, true, true);
+    uint8_t *pa, *pb;
+    size_t na, nb;
+
+    cr_assert_eq(ra->status, 0, "%s", ra->message);
+    cr_assert_eq(rb->status, 0, "%s", rb->message);
+    cr_assert(ra->trades != NULL && rb->trades != NULL && ra->backtest &&
+              rb->backtest);
+    cr_assert_gt(ra->trades->n_trades, 0, "a backtest with no trades");
+    na = ktpb__v1__backtest_trades__get_packed_size(ra->trades);
+    nb = ktpb__v1__backtest_trades__get_packed_size(rb->trades);
+    cr_assert_eq(na, nb, "trade lists differ in size");
+    pa = malloc(na);
+    pb = malloc(nb);
+    ktpb__v1__backtest_trades__pack(ra->trades, pa);
+    ktpb__v1__backtest_trades__pack(rb->trades, pb);
+    cr_assert(memcmp(pa, pb, na) == 0, "trades of %s and %s differ", a, b);
+    free(pa);
+    free(pb);
+    na = ktpb__v1__backtest_metrics__get_packed_size(ra->backtest->metrics);
+    nb = ktpb__v1__backtest_metrics__get_packed_size(rb->backtest->metrics);
+    cr_assert_eq(na, nb);
+    pa = malloc(na);
+    pb = malloc(nb);
+    ktpb__v1__backtest_metrics__pack(ra->backtest->metrics, pa);
+    ktpb__v1__backtest_metrics__pack(rb->backtest->metrics, pb);
+    cr_assert(memcmp(pa, pb, na) == 0, "metrics differ");
+    free(pa);
+    free(pb);
+    ktpb__v1__ops_results_reply__free_unpacked(ra, NULL);
+    ktpb__v1__ops_results_reply__free_unpacked(rb, NULL);
+}
+
 #endif // KT_TESTS_SUP_FIXTURE_H

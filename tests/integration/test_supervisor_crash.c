@@ -146,3 +146,32 @@ Test(supervisor_crash, zero_restarts_leaves_failed_and_resumable_by_hand)
     free(id);
     free(ref);
 }
+
+Test(supervisor_crash, sigkilled_backtest_worker_resumes_with_identical_trades)
+{
+    kt_restart_policy p = policy(3, 10);
+    Ktpb__V1__OpsReply *keep;
+    Ktpb__V1__OperationRecord *op;
+    char *model, *victim, *ref;
+    int slot;
+
+    setenv("KTRDR_TEST_STEP_MS", "15", 1); // per epoch / 20-bar slice
+    sf_open(&t, 2, &p, 200);
+    cr_assert(sf_wait_workers(&t, 2, 10000));
+    model = sf_model(&t, 12);
+    victim = sf_backtest_ok(&t, model, 100);
+    ref = sf_backtest_ok(&t, model, 100);
+    cr_assert(sf_wait_ckpt(&t, victim, 200, 20000), "no checkpoint at 200");
+    cr_assert_geq(slot = sf_slot_of(&t, victim), 0);
+    cr_assert_eq(kt_supervision_kill_worker(t.s, (uint32_t)slot, SIGKILL, NULL),
+                 KT_OK);
+    cr_assert(wait_status(victim, KTPB__V1__OP_STATUS__OP_COMPLETED, 30000));
+    cr_assert(wait_status(ref, KTPB__V1__OP_STATUS__OP_COMPLETED, 30000));
+    op = sf_record(&t, victim, &keep);
+    cr_expect_eq(op->restart_count, 1);
+    ktpb__v1__ops_reply__free_unpacked(keep, NULL);
+    sf_same_trades(&t, victim, ref);
+    free(model);
+    free(victim);
+    free(ref);
+}

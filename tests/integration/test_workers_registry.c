@@ -429,9 +429,21 @@ Test(workers_registry, a_refused_run_is_reported_to_the_requester)
     kt_aid w;
 
     start(500, 3000, false);
+    w = fake_worker(KT_EINVAL);
+    register_as(w, "picky", 1, s_training, NULL, 0);
+    cr_assert_eq(status_of(dispatch("op_b", "training", 8)), KT_EINVAL);
+}
+
+Test(workers_registry, a_full_worker_is_skipped_until_it_heartbeats)
+{
+    kt_aid w;
+
+    start(500, 200, false);
     w = fake_worker(KT_EAGAIN);
-    register_as(w, "busy", 1, s_training, NULL, 0);
-    cr_assert_eq(status_of(dispatch("op_b", "training", 8)), KT_EAGAIN);
+    register_as(w, "full", 1, s_training, NULL, 0);
+    // Refused once, then skipped: the dispatch waits and times out.
+    cr_assert_eq(status_of(dispatch("op_f", "training", 8)), KT_ETIMEDOUT);
+    cr_assert_eq(count(w, KT_WK_RUN), 1, "asked once, not in a loop");
 }
 
 Test(workers_registry, silent_worker_is_lost_and_its_ops_failed)
