@@ -163,6 +163,7 @@ bt_prepare(bt_actor *b)
         return;
     }
     b->last_ckpt_bar = kt_backtest_next_bar(b->bt);
+    (void)kt__worker_hook(&b->w, "loaded", 0);
     if (b->w.resume && kt__worker_load(&b->w) != KT_OK) {
         kt__worker_done(&b->w, KTPB__V1__OP_STATUS__OP_FAILED,
                         "cannot ask for the checkpoint", NULL, 0);
@@ -255,6 +256,8 @@ bt_restored(bt_actor *b, kt_msg *msg)
         return KT_OK;
     }
     b->w.state = KT_W_RUNNING;
+    (void)kt__worker_hook(&b->w, "restored",
+                          (int64_t)kt_backtest_next_bar(b->bt));
     bt_progress(b, true);
     return bt_self_step(b);
 }

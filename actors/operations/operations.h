@@ -60,7 +60,10 @@ enum {
 
 // The test hook: called by a training actor after every completed epoch
 // (unit "epoch", value = epochs completed) and by a backtest actor after
-// every slice (unit "bar", value = next bar), on the worker's own thread.
+// every slice (unit "bar", value = next bar), on the worker's own thread;
+// also when a training actor starts loading its data (unit "start"), once
+// the data is loaded (unit "loaded") and, on a resume, when the checkpoint
+// is restored (unit "restored", value = epoch / bar).
 // Return KT_OK to continue or an error to make the engine fail with it
 // ("injected failure"). It may block (a test gates progress with it).
 typedef kt_err (*kt_ops_hook_fn)(void *arg, const char *op_id, const char *unit,

@@ -162,10 +162,12 @@ training_prepare(training *tr)
             KTPB__V1__START_TRAINING_REQUEST__OPT_CHECKPOINT_ENABLED__NOT_SET ||
         tr->rq->checkpoint_enabled;
     tr->interval_ms = (int64_t)tr->rq->checkpoint_interval_s * 1000;
+    (void)kt__worker_hook(&tr->w, "start", 0);
     if ((rv = kt__training_setup(tr, err, sizeof(err))) != KT_OK) {
         kt__worker_done(&tr->w, KTPB__V1__OP_STATUS__OP_FAILED, err, NULL, 0);
         return;
     }
+    (void)kt__worker_hook(&tr->w, "loaded", 0);
     if (tr->w.resume) {
         if ((rv = kt__worker_load(&tr->w)) != KT_OK) {
             kt__worker_done(&tr->w, KTPB__V1__OP_STATUS__OP_FAILED,
@@ -265,6 +267,7 @@ training_restored(training *tr, kt_msg *msg)
         return KT_OK;
     }
     tr->w.state = KT_W_RUNNING;
+    (void)kt__worker_hook(&tr->w, "restored", kt_trainer_epoch(tr->t));
     training_progress(tr, true);
     return training_self_step(tr);
 }

@@ -100,6 +100,10 @@ fx_hook(void *arg, const char *op_id, const char *unit, int64_t value)
     (void)clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += 15;
     pthread_mutex_lock(&g->mu);
+    if (strcmp(unit, g->unit) != 0) {
+        pthread_mutex_unlock(&g->mu);
+        return KT_OK; // "loaded", "restored"
+    }
     g->last = value;
     g->calls++;
     if (g->brake && g->reached && value > g->at_was) {
