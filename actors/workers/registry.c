@@ -449,9 +449,10 @@ registry_handle(void *state, kt_actor *self, kt_msg *m)
     case KT_WK_NOTIFY_SHUTDOWN:
         wk_notify_shutdown(r, m);
         break;
+    case KT_OPS_REPLY:
     case KT_WK_REPLY:
     case KT_MSG_TIMEOUT:
-        if (!kt__wk_run_reply(r, m)) {
+        if (!kt__wk_end_reply(r, m) && !kt__wk_run_reply(r, m)) {
             kt_log(KT_LOG_DEBUG, "workers", "event=late_reply type=%u",
                    kt_msg_type(m));
         }

@@ -231,6 +231,80 @@ disp_failed_to_sup(registry *r, const wk_worker *w, const wk_claim *c,
     return sent;
 }
 
+// Hands the end to the operations actor as an ask; the worker hears back
+// when it is recorded. A retry while that is pending only updates whom
+// to answer.
+static kt_err
+disp_end_ask(registry *r, const kt_msg *m, const wk_worker *w,
+             const wk_claim *c, kt_msg *fw)
+{
+    wk_end *e;
+    kt_err err;
+
+    for (e = r->ends; e != NULL; e = e->next) {
+        if (strcmp(e->c.op_id, c->op_id) == 0 && e->c.attempt == c->attempt) {
+            e->to = kt_msg_sender(m);
+            e->to_corr = kt_msg_corr(m);
+            kt_msg_free(fw);
+            return KT_OK;
+        }
+    }
+    if ((e = calloc(1, sizeof(*e))) == NULL) {
+        return KT_ENOMEM;
+    }
+    if ((err = kt_ask(r->self, kt__wk_ops_aid(r), fw, 10000, &e->corr)) !=
+        KT_OK) {
+        free(e);
+        return err;
+    }
+    e->to = kt_msg_sender(m);
+    e->to_corr = kt_msg_corr(m);
+    kt__wk_copy(e->worker, sizeof(e->worker), w->id);
+    e->c = *c;
+    e->next = r->ends;
+    r->ends = e;
+    return KT_OK;
+}
+
+bool
+kt__wk_end_reply(registry *r, const kt_msg *m)
+{
+    Ktpb__V1__WorkersReply rep;
+    Ktpb__V1__OpsReply *o = NULL;
+    wk_end **pp, *e;
+    wk_worker *w;
+
+    for (pp = &r->ends; *pp != NULL && (*pp)->corr != kt_msg_corr(m);
+         pp = &(*pp)->next) {
+    }
+    if ((e = *pp) == NULL || kt_msg_corr(m) == 0) {
+        return false;
+    }
+    *pp = e->next;
+    ktpb__v1__workers_reply__init(&rep);
+    rep.status = KT_EAGAIN; // a timeout: the worker sends it again
+    rep.worker_id = e->worker;
+    if (kt_msg_type(m) == KT_OPS_REPLY &&
+        (o = ktpb__v1__ops_reply__unpack(NULL, kt_msg_len(m),
+                                         kt_msg_cbody(m))) != NULL) {
+        // OK: recorded; ESTATE: no such running job (stale): dropped.
+        rep.status = o->status == KT_OK ? KT_OK : KT_ESTATE;
+        rep.message = o->message;
+        if ((w = kt__wk_find(r, e->worker)) != NULL) {
+            (void)kt__wk_claim_drop(w, e->c.op_id);
+        }
+    }
+    if (kt__wk_reply_to(r->self, e->to, e->to_corr, KT_WK_REPLY, &rep.base) !=
+        KT_OK) {
+        kt_log(KT_LOG_NOTICE, "workers", "event=end_ack_lost op=%s",
+               e->c.op_id);
+    }
+    ktpb__v1__ops_reply__free_unpacked(o, NULL);
+    free(e);
+    kt__wk_try_dispatch(r);
+    return true;
+}
+
 void
 kt__wk_op_ended(registry *r, const kt_msg *m)
 {
@@ -259,15 +333,14 @@ kt__wk_op_ended(registry *r, const kt_msg *m)
     memcpy(kt_msg_body(fw), e->done.data, e->done.len);
     if (disp_failed_to_sup(r, w, &w->claims[k], e)) {
         kt_msg_free(fw); // the supervisor records the failure
-    } else if (kt_send(r->self, kt__wk_ops_aid(r), fw) != KT_OK) {
+        w->claims[k] = w->claims[--w->nclaims];
+        (void)kt__wk_status(r->self, m, KT_OK, NULL, w->id);
+        kt__wk_try_dispatch(r);
+    } else if (disp_end_ask(r, m, w, &w->claims[k], fw) != KT_OK) {
         kt_msg_free(fw);
         (void)kt__wk_status(r->self, m, KT_EAGAIN, "operations unreachable",
                             NULL);
-        goto out;
     }
-    w->claims[k] = w->claims[--w->nclaims];
-    (void)kt__wk_status(r->self, m, KT_OK, NULL, w->id);
-    kt__wk_try_dispatch(r);
 out:
     ktpb__v1__worker_op_ended__free_unpacked(e, NULL);
 }
@@ -356,6 +429,11 @@ kt__wk_disp_requeue(registry *r, const char *worker, const char *op_id)
 void
 kt__wk_disp_free_all(registry *r)
 {
+    while (r->ends != NULL) {
+        wk_end *e = r->ends;
+        r->ends = e->next;
+        free(e);
+    }
     while (r->disp != NULL) {
         disp_remove(r, r->disp);
     }

@@ -50,6 +50,17 @@ typedef struct wk_disp {
     struct wk_disp *next;
 } wk_disp;
 
+// An operation end handed to the operations actor, answered to the
+// worker only once that actor recorded it (durably).
+typedef struct wk_end {
+    uint64_t corr; // our ask to the operations actor
+    kt_aid to;     // the worker's agent and its ask
+    uint64_t to_corr;
+    char worker[KT_WK_ID_MAX + 1];
+    wk_claim c;
+    struct wk_end *next;
+} wk_end;
+
 typedef struct wk_reclaim {
     wk_claim c;
     int64_t deadline_ns;
@@ -67,6 +78,7 @@ typedef struct registry {
     wk_worker *workers;
     wk_disp *disp;
     wk_reclaim *reclaim;
+    wk_end *ends;
 } registry;
 
 void kt__wk_claim_from_pb(wk_claim *c, const Ktpb__V1__OpClaim *pb);
@@ -98,6 +110,9 @@ void kt__wk_dispatch(registry *r, const kt_msg *m);
 void kt__wk_try_dispatch(registry *r);
 bool kt__wk_run_reply(registry *r, const kt_msg *m); // true if it was one
 void kt__wk_op_ended(registry *r, const kt_msg *m);
+// kt__wk_end_reply: the operations actor recorded an end (true if m was
+// that reply or its timeout).
+bool kt__wk_end_reply(registry *r, const kt_msg *m);
 void kt__wk_control(registry *r, const kt_msg *m);
 void kt__wk_where(registry *r, const kt_msg *m);
 void kt__wk_disp_expire(registry *r, int64_t now_ns);

@@ -88,6 +88,18 @@ fake_handle(void *state, kt_actor *self, kt_msg *m)
         }
     } else {
         record(self, m);
+        if (kt_msg_type(m) == KT_OPS_WORKER_DONE && kt_msg_corr(m) != 0) {
+            Ktpb__V1__OpsReply r; // the operations actor recorded it
+            kt_msg *rep;
+            ktpb__v1__ops_reply__init(&r);
+            cr_assert_eq(kt_msg_alloc(&rep, KT_OPS_REPLY,
+                                      ktpb__v1__ops_reply__get_packed_size(&r)),
+                         KT_OK);
+            ktpb__v1__ops_reply__pack(&r, kt_msg_body(rep));
+            if (kt_reply(self, m, rep) != KT_OK) {
+                kt_msg_free(rep);
+            }
+        }
         if (kt_msg_type(m) == KT_WK_RUN) {
             Ktpb__V1__WorkersReply r;
             kt_msg *rep;
