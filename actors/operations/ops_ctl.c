@@ -414,7 +414,9 @@ kt__ops_down(ops *o, kt_msg *msg)
             break;
         }
     }
-    for (ops_sub **pp = &o->subs; *pp != NULL;) {
+    // A down with KT_ENOENT is the monitor of something that is not a local
+    // actor (a remote subscriber's stub): fan-out drops it when it is gone.
+    for (ops_sub **pp = &o->subs; *pp != NULL && d->reason != KT_ENOENT;) {
         if ((*pp)->aid == d->aid) {
             ops_sub *s = *pp;
             *pp = s->next;

@@ -293,13 +293,18 @@ kt__ops_subscribe(ops *o, kt_msg *msg)
     return KT_OK;
 }
 
-// ops_fanout sends an event body to every subscriber of op_id.
+// ops_fanout sends an event body to every subscriber of op_id. One that
+// is gone (KT_ENOENT: a stopped actor, or the stub of a closed remote
+// connection, which cannot be monitored) is dropped.
 static void
 ops_fanout(ops *o, const char *op_id, const void *body, size_t len)
 {
-    for (ops_sub *s = o->subs; s != NULL; s = s->next) {
+    for (ops_sub **pp = &o->subs; *pp != NULL;) {
+        ops_sub *s = *pp;
         kt_msg *m;
+        kt_err rv;
         if (s->op_id[0] != '\0' && strcmp(s->op_id, op_id) != 0) {
+            pp = &s->next;
             continue;
         }
         if (kt_msg_alloc(&m, KT_OPS_PROGRESS, len) != KT_OK) {
@@ -308,8 +313,14 @@ ops_fanout(ops *o, const char *op_id, const void *body, size_t len)
         if (len > 0) {
             memcpy(kt_msg_body(m), body, len);
         }
-        if (kt_send(o->self, s->aid, m) != KT_OK) {
+        if ((rv = kt_send(o->self, s->aid, m)) != KT_OK) {
             kt_msg_free(m);
+        }
+        if (rv == KT_ENOENT) {
+            *pp = s->next;
+            free(s);
+        } else {
+            pp = &s->next;
         }
     }
 }
