@@ -7,9 +7,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -153,28 +153,35 @@ backend_down(const cli_ctx *c, const char *why)
                      c->url, why, c->data_dir);
 }
 
-// probe_ipc / probe_tcp: a plain connect, so a missing backend is reported
-// at once instead of after an ask timeout.
+// probe_ipc / probe_tcp: a missing backend is reported at once instead of
+// after an ask timeout. For ipc the socket file must exist and, when the
+// data directory's lock file sits beside it, a backend must hold that lock
+// (a crashed backend leaves a stale socket). No connect() on the ipc socket:
+// NNG 1.5.2's ipc listener stops accepting after a connection that closes
+// before its handshake.
 static int
 probe_ipc(const cli_ctx *c, const char *path)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    char lock[4300];
+    const char *slash = strrchr(path, '/');
     struct stat st;
-    int fd, rv;
+    int fd;
 
     if (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
         return backend_down(c, "no socket");
     }
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        return CLI_OK; // nng rejects it too; let the dial report it
+    snprintf(lock, sizeof(lock), "%.*s/ktrdr.lock",
+             slash != NULL ? (int)(slash - path) : 1,
+             slash != NULL ? path : ".");
+    if ((fd = open(lock, O_RDONLY | O_CLOEXEC)) < 0) {
+        return CLI_OK; // not a `ktrdr serve` layout: let the ask tell
     }
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-        return CLI_OK;
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        close(fd);
+        return backend_down(c, "stale socket, no backend holds the lock");
     }
-    rv = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
     close(fd);
-    return rv == 0 ? CLI_OK : backend_down(c, "connection refused");
+    return CLI_OK;
 }
 
 static int

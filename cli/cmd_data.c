@@ -1,5 +1,6 @@
 // cmd_data.c: `ktrdr data generate|fetch|show`: market data files in
-// DATA_DIR/data/SYMBOL_TIMEFRAME.csv (the KTRDR CSV layout). Local only:
+// DATA_DIR/SYMBOL_TIMEFRAME.csv (the KTRDR CSV layout, where training and
+// backtests read them). Local only:
 // no backend needed.
 #include <errno.h>
 #include <inttypes.h>
@@ -23,7 +24,7 @@ static const char help[] =
     "\n"
     "commands:\n"
     "  generate SYMBOL TIMEFRAME --start-date D --end-date D [--seed N]\n"
-    "      write seeded synthetic bars to DATA_DIR/data/SYMBOL_TIMEFRAME.csv\n"
+    "      write seeded synthetic bars to DATA_DIR/SYMBOL_TIMEFRAME.csv\n"
     "  fetch [ARGS]\n"
     "      download real S&P 500 daily bars (tools/data/fetch_sp500.sh)\n"
     "  show SYMBOL TIMEFRAME [--rows N]\n"
@@ -82,7 +83,7 @@ data_generate(cli_ctx *c, int argc, char **argv)
     }
     sc.symbol = pos[0], sc.timeframe = pos[1];
     sc.has_seed = seed != NULL, sc.seed = s32;
-    snprintf(dir, sizeof(dir), "%s/data", c->data_dir);
+    snprintf(dir, sizeof(dir), "%s", c->data_dir);
     if (kt_ohlcv_path(path, sizeof(path), dir, pos[0], pos[1]) != KT_OK) {
         return cli_usage("data generate", "bad SYMBOL or TIMEFRAME");
     }
@@ -126,7 +127,7 @@ data_show(cli_ctx *c, int argc, char **argv)
     if (npos != 2) {
         return cli_usage("data show", "needs SYMBOL TIMEFRAME");
     }
-    snprintf(dir, sizeof(dir), "%s/data", c->data_dir);
+    snprintf(dir, sizeof(dir), "%s", c->data_dir);
     if ((e = kt_ohlcv_load(dir, pos[0], pos[1], INT64_MIN, INT64_MAX, &b, err,
                            sizeof(err))) != KT_OK) {
         if (e == KT_ENOENT) {
@@ -172,7 +173,7 @@ data_fetch(cli_ctx *c, int argc, char **argv)
 
     snprintf(script, sizeof(script), "%s/tools/data/fetch_sp500.sh",
              src != NULL ? src : KT_SOURCE_DIR);
-    snprintf(dir, sizeof(dir), "%s/data", c->data_dir);
+    snprintf(dir, sizeof(dir), "%s", c->data_dir);
     if (access(script, R_OK) != 0) {
         return cli_error(c, "fetch script %s not found", script);
     }

@@ -16,7 +16,7 @@ static const char train_help[] =
     "                          [--checkpoint-frequency N] [--no-checkpoint]\n"
     "                          [--seed N] [--follow] [--json]\n"
     "\n"
-    "Train the strategy's model on DATA_DIR/data/SYMBOL_TIMEFRAME.csv.\n"
+    "Train the strategy's model on DATA_DIR/SYMBOL_TIMEFRAME.csv.\n"
     "  --epochs N                 default: the strategy's training.epochs\n"
     "  --checkpoint-frequency N   checkpoint every N epochs (default 5)\n"
     "  --no-checkpoint            no periodic checkpoints (a cancellation or\n"
@@ -59,7 +59,7 @@ check_inputs(cli_ctx *c, run_args *a, const char *cmd)
     if (strchr(a->pos[1], '/') != NULL || strchr(a->pos[2], '/') != NULL) {
         return cli_usage(cmd, "bad SYMBOL or TIMEFRAME");
     }
-    snprintf(path, sizeof(path), "%s/data/%s_%s.csv", c->data_dir, a->pos[1],
+    snprintf(path, sizeof(path), "%s/%s_%s.csv", c->data_dir, a->pos[1],
              a->pos[2]);
     if (c->url == c->url_buf && stat(path, &st) != 0) {
         return cli_error(c,
