@@ -34,6 +34,7 @@ typedef enum mg_kind {
     MK_RECON_LIST,  // start-up: researches left running
     MK_RECON_FAIL,  // start-up: one marked failed
     MK_STATUS_GET,  // status of one research: its record
+    MK_STATUS_CKPT, // ... its newest checkpoint (state)
     MK_STATUS_KIDS, // ... and its children
 } mg_kind;
 
@@ -47,6 +48,8 @@ typedef struct mg_pend {
     uint32_t attempt;
     uint8_t *data; // the trigger request / the op record (status)
     size_t len;
+    uint8_t *state; // status: the ResearchState (result or checkpoint)
+    size_t state_len;
     struct mg_pend *next;
 } mg_pend;
 

@@ -212,12 +212,59 @@ mg_status(mg *m, kt_msg *msg)
     return KT_OK;
 }
 
+static uint8_t *
+mg_dup(const uint8_t *p, size_t n)
+{
+    uint8_t *d = malloc(n + 1);
+
+    if (d != NULL && n > 0) {
+        memcpy(d, p, n);
+    }
+    return d;
+}
+
+// mg_status_next asks for the next piece of a status: kind MK_STATUS_CKPT
+// or MK_STATUS_KIDS; the new pend takes over p's buffers.
 static void
-mg_on_status_get(mg *m, const mg_pend *p, const kt_msg *msg)
+mg_status_next(mg *m, mg_pend *p, mg_kind kind)
+{
+    Ktpb__V1__OpListRequest l;
+    Ktpb__V1__CheckpointLoadRequest c;
+    mg_pend *np = NULL;
+    kt_err rv;
+
+    if (kind == MK_STATUS_CKPT) {
+        ktpb__v1__checkpoint_load_request__init(&c);
+        c.op_id = KT_PB_STR(p->op_id);
+        c.format_version = KT_RS_CKPT_FORMAT;
+        rv = kt__mg_ask(m, m->persist, KT_PERSIST_CKPT_LOAD, &c.base, kind,
+                        p->op_id, NULL, KT_RS_STATUS_REPLY, &np);
+    } else {
+        ktpb__v1__op_list_request__init(&l);
+        l.parent_id = KT_PB_STR(p->op_id);
+        rv = kt__mg_ask(m, m->persist, KT_PERSIST_OP_LIST, &l.base, kind,
+                        p->op_id, NULL, KT_RS_STATUS_REPLY, &np);
+    }
+    if (rv != KT_OK) {
+        mg_status_reply(m, p->from, p->from_corr, NULL, 0, KT_ECLOSED,
+                        "persistence unreachable");
+        return;
+    }
+    np->from = p->from;
+    np->from_corr = p->from_corr;
+    np->data = p->data;
+    np->len = p->len;
+    np->state = p->state;
+    np->state_len = p->state_len;
+    p->data = NULL;
+    p->state = NULL;
+}
+
+static void
+mg_on_status_get(mg *m, mg_pend *p, const kt_msg *msg)
 {
     Ktpb__V1__OpReply *r = NULL;
-    Ktpb__V1__OpListRequest l;
-    mg_pend *np = NULL;
+    bool done;
 
     if (kt_msg_type(msg) != KT_MSG_TIMEOUT) {
         r = ktpb__v1__op_reply__unpack(NULL, kt_msg_len(msg),
@@ -229,24 +276,39 @@ mg_on_status_get(mg *m, const mg_pend *p, const kt_msg *msg)
                         r != NULL ? r->message : "no answer");
         goto out;
     }
-    ktpb__v1__op_list_request__init(&l);
-    l.parent_id = KT_PB_STR(p->op_id);
-    if (kt__mg_ask(m, m->persist, KT_PERSIST_OP_LIST, &l.base, MK_STATUS_KIDS,
-                   p->op_id, NULL, KT_RS_STATUS_REPLY, &np) != KT_OK) {
-        mg_status_reply(m, p->from, p->from_corr, NULL, 0, KT_ECLOSED,
-                        "persistence unreachable");
-        goto out;
+    p->len = ktpb__v1__operation_record__get_packed_size(r->op);
+    if ((p->data = malloc(p->len + 1)) != NULL) {
+        (void)ktpb__v1__operation_record__pack(r->op, p->data);
     }
-    np->from = p->from;
-    np->from_corr = p->from_corr;
-    np->len = ktpb__v1__operation_record__get_packed_size(r->op);
-    if ((np->data = malloc(np->len + 1)) != NULL) {
-        (void)ktpb__v1__operation_record__pack(r->op, np->data);
+    done = r->op->status == KTPB__V1__OP_STATUS__OP_COMPLETED;
+    if (done && r->op->result.len > 0) {
+        p->state = mg_dup(r->op->result.data, r->op->result.len);
+        p->state_len = r->op->result.len;
     }
+    mg_status_next(m, p, done ? MK_STATUS_KIDS : MK_STATUS_CKPT);
 out:
     if (r != NULL) {
         ktpb__v1__op_reply__free_unpacked(r, NULL);
     }
+}
+
+static void
+mg_on_status_ckpt(mg *m, mg_pend *p, const kt_msg *msg)
+{
+    Ktpb__V1__CheckpointLoadReply *r = NULL;
+
+    if (kt_msg_type(msg) != KT_MSG_TIMEOUT) {
+        r = ktpb__v1__checkpoint_load_reply__unpack(NULL, kt_msg_len(msg),
+                                                    kt_msg_cbody(msg));
+    }
+    if (r != NULL && r->status == KT_OK && r->checkpoint != NULL) {
+        p->state = mg_dup(r->checkpoint->state.data, r->checkpoint->state.len);
+        p->state_len = r->checkpoint->state.len;
+    }
+    if (r != NULL) {
+        ktpb__v1__checkpoint_load_reply__free_unpacked(r, NULL);
+    }
+    mg_status_next(m, p, MK_STATUS_KIDS);
 }
 
 static void
@@ -271,10 +333,9 @@ mg_on_status_kids(mg *m, const mg_pend *p, const kt_msg *msg)
         info.status = op->status;
         info.percent = op->progress_percent;
         info.step = op->current_step;
-        if (op->status == KTPB__V1__OP_STATUS__OP_COMPLETED) {
-            st = ktpb__v1__research_state__unpack(NULL, op->result.len,
-                                                  op->result.data);
-        }
+    }
+    if (p->state != NULL) {
+        st = ktpb__v1__research_state__unpack(NULL, p->state_len, p->state);
     }
     if (live != NULL && live->last != NULL) {
         mg_info_from_event(&info, live->last);
@@ -301,7 +362,7 @@ mg_on_status_kids(mg *m, const mg_pend *p, const kt_msg *msg)
 }
 
 static void
-mg_answer(mg *m, const mg_pend *p, const kt_msg *msg)
+mg_answer(mg *m, mg_pend *p, const kt_msg *msg)
 {
     switch (p->kind) {
     case MK_RELAY:
@@ -324,6 +385,9 @@ mg_answer(mg *m, const mg_pend *p, const kt_msg *msg)
         break;
     case MK_STATUS_GET:
         mg_on_status_get(m, p, msg);
+        break;
+    case MK_STATUS_CKPT:
+        mg_on_status_ckpt(m, p, msg);
         break;
     case MK_STATUS_KIDS:
         mg_on_status_kids(m, p, msg);
@@ -382,6 +446,7 @@ mg_handle(void *state, kt_actor *self, kt_msg *msg)
             (p = mg_pend_take(m, kt_msg_corr(msg))) != NULL) {
             mg_answer(m, p, msg);
             free(p->data);
+            free(p->state);
             free(p);
         }
         break;
@@ -463,6 +528,7 @@ mg_fini(void *state)
         mg_pend *p = m->pends;
         m->pends = p->next;
         free(p->data);
+        free(p->state);
         free(p);
     }
 }
