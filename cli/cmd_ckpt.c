@@ -17,7 +17,7 @@ static const char help[] =
     "  show ID             what the newest checkpoint of an operation holds\n"
     "  delete ID [--force] delete its checkpoints (asks first; --force\n"
     "                      skips the question; needed without a terminal)\n"
-    "  list                every operation's newest checkpoint\n"
+    "  list                every saved checkpoint, newest first\n"
     "\n"
     "Deleting a checkpoint means the operation cannot be resumed. This\n"
     "cannot be undone.\n";

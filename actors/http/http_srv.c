@@ -383,8 +383,11 @@ kt__http_srv_open(http_srv *s, const kt_http_cfg *cfg, kt_runtime *rt)
                              cfg->max_body != 0 ? cfg->max_body : 64 * 1024);
     evhttp_set_max_headers_size(s->http, 16 * 1024);
     evhttp_set_timeout(s->http, 60);
+    // Every method reaches the router, which answers 405 in JSON.
     evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-                                            EVHTTP_REQ_DELETE);
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
+                                            EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_OPTIONS);
     evhttp_set_gencb(s->http, kt__http_dispatch_cb, s);
     if ((s->sock = evhttp_bind_socket_with_handle(s->http, host, port)) ==
         NULL) {
