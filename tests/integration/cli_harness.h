@@ -307,6 +307,7 @@ h_http(const char *method, const char *path, const char *headers,
                              .sin_port = htons((uint16_t)h_port)};
     static char buf[1 << 20];
     size_t n = 0, bl = body != NULL ? strlen(body) : 0;
+    size_t hl = (headers != NULL ? strlen(headers) : 0) + 512;
     int fd = socket(AF_INET, SOCK_STREAM, 0), code = 0;
     ssize_t k;
     char *hdr;
@@ -314,8 +315,9 @@ h_http(const char *method, const char *path, const char *headers,
 
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    hdr = malloc(bl + 4096);
-    k = snprintf(hdr, 4096,
+    hdr = malloc(hl + bl);
+    cr_assert_not_null(hdr);
+    k = snprintf(hdr, hl,
                  "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                  "Content-Length: %zu\r\n%s\r\n",
                  method, path, bl, headers != NULL ? headers : "");
