@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -56,6 +57,7 @@ rs_spawn(rs_proc *p, const char *cmd)
     int pin[2], pout[2], perr[2] = {-1, -1};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
+    sigset_t none, dfl;
     char sh[] = "/bin/sh", dash_c[] = "-c";
     char *argv[] = {sh, dash_c, (char *)(uintptr_t)cmd, NULL};
     int rc;
@@ -78,7 +80,14 @@ rs_spawn(rs_proc *p, const char *cmd)
     (void)posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
     (void)posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
     (void)posix_spawnattr_init(&at);
-    (void)posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+    (void)sigemptyset(&none);
+    (void)sigemptyset(&dfl);
+    (void)sigaddset(&dfl, SIGPIPE);
+    (void)posix_spawnattr_setsigmask(&at, &none);
+    (void)posix_spawnattr_setsigdefault(&at, &dfl);
+    (void)posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
+                                            POSIX_SPAWN_SETSIGMASK |
+                                            POSIX_SPAWN_SETSIGDEF);
     (void)posix_spawnattr_setpgroup(&at, 0);
     rc = posix_spawn(&p->pid, "/bin/sh", &fa, &at, argv, environ);
     (void)posix_spawn_file_actions_destroy(&fa);
@@ -187,6 +196,26 @@ rs_pump(rs_proc *p, int64_t deadline, int cancel_fd)
     return KT_OK;
 }
 
+// rs_pump_quiet runs rs_pump with SIGPIPE blocked on this thread (a
+// command that exits without reading its input makes our write fail with
+// EPIPE instead of killing the process), then drops a pending SIGPIPE.
+static kt_err
+rs_pump_quiet(rs_proc *p, int64_t deadline, int cancel_fd)
+{
+    sigset_t pipe_set, old;
+    struct timespec zero = {0, 0};
+    kt_err rv;
+
+    (void)sigemptyset(&pipe_set);
+    (void)sigaddset(&pipe_set, SIGPIPE);
+    (void)pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    rv = rs_pump(p, deadline, cancel_fd);
+    while (sigtimedwait(&pipe_set, NULL, &zero) > 0) {
+    }
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rv;
+}
+
 kt_err
 kt__rs_run_cmd(const char *cmd, const char *input, uint32_t timeout_ms,
                int cancel_fd, char **out, char *why, size_t n)
@@ -201,7 +230,7 @@ kt__rs_run_cmd(const char *cmd, const char *input, uint32_t timeout_ms,
         (void)snprintf(why, n, "cannot run '%s': %s", cmd, kt_strerror(rv));
         return rv;
     }
-    rv = rs_pump(&p, deadline, cancel_fd);
+    rv = rs_pump_quiet(&p, deadline, cancel_fd);
     if (rv != KT_OK) {
         (void)kill(-p.pid, SIGKILL);
     }
@@ -218,6 +247,10 @@ kt__rs_run_cmd(const char *cmd, const char *input, uint32_t timeout_ms,
     } else if (rv != KT_OK) {
         (void)snprintf(why, n, "'%s': %s", cmd, kt_strerror(rv));
     } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        while (p.errlen > 0 && (p.errtail[p.errlen - 1] == '\n' ||
+                                p.errtail[p.errlen - 1] == '\r')) {
+            p.errtail[--p.errlen] = '\0';
+        }
         (void)snprintf(why, n, "'%s' exited with status %d%s%s", cmd,
                        WIFEXITED(status) ? WEXITSTATUS(status)
                                          : 128 + WTERMSIG(status),
