@@ -91,6 +91,7 @@ int cmd_backtest(cli_ctx *c, int argc, char **argv);
 int cmd_data(cli_ctx *c, int argc, char **argv);
 int cmd_serve(cli_ctx *c, int argc, char **argv);
 int cmd_workers(cli_ctx *c, int argc, char **argv);
+int cmd_agent(cli_ctx *c, int argc, char **argv);
 int cmd_worker(cli_ctx *c, int argc, char **argv); // cmd_worker.c (issue 7)
 
 // Following an operation (cli_follow.c): progress bar on a terminal, plain

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "http/http.h"
 #include "operations/backend.h"
+#include "research/research.h"
 
 static const char help[] =
     "usage: ktrdr serve [--data-dir DIR] [--listen URL] [--http ADDR]\n"
@@ -37,7 +38,10 @@ static const char help[] =
     "$KTRDR_API_TOKEN: bearer token the HTTP API requires (mandatory when\n"
     "ADDR is not a loopback address). Checkpoints older than 30 days are\n"
     "cleaned up daily. Ctrl+C or SIGTERM stops the backend; running\n"
-    "operations save a shutdown checkpoint first and can be resumed.\n";
+    "operations save a shutdown checkpoint first and can be resumed.\n"
+    "Agent research: $KTRDR_DESIGNER_CMD / $KTRDR_ASSESSOR_CMD (an external\n"
+    "model: prompt on stdin, answer on stdout; default: offline),\n"
+    "$KTRDR_AGENT_BUDGET (USD per day, default 20), $KTRDR_GATE_* (gates).\n";
 
 typedef struct serve_opts {
     const char *listen, *http, *strategies, *threads;
@@ -193,6 +197,8 @@ cmd_serve(cli_ctx *c, int argc, char **argv)
     serve_opts o = {0};
     kt_backend_cfg bc = {0};
     kt_backend *b = NULL;
+    kt_research_cfg rc = {0};
+    kt_aid research;
     sigset_t set;
     uint16_t port = 0;
     uint32_t threads = 2;
@@ -224,6 +230,13 @@ cmd_serve(cli_ctx *c, int argc, char **argv)
         rv = cli_error(c, "cannot start the backend in %s: %s", o.dir,
                        kt_strerror(err));
         goto unlock;
+    }
+    rc.data_dir = o.dir;
+    kt_research_cfg_env(&rc);
+    if ((err = kt_research_start(kt_backend_runtime(b), &rc, &research)) !=
+        KT_OK) {
+        rv = cli_error(c, "cannot start agent research: %s", kt_strerror(err));
+        goto close;
     }
     if ((err = kt_runtime_listen(kt_backend_runtime(b), o.url)) != KT_OK) {
         rv = cli_error(c, "cannot listen on %s: %s", o.url, kt_strerror(err));

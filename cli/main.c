@@ -20,6 +20,8 @@ static const char usage[] =
     "                             saved checkpoints\n"
     "  data generate|fetch|show   market data in the data directory\n"
     "  workers                    registered workers\n"
+    "  agent research|status      agent research (design, train, backtest,\n"
+    "                             assess) with phase checkpoints\n"
     "  worker [--connect URL]     run operations for a backend\n"
     "\n"
     "Every command takes --help and --json. Exit status: 0 success,\n"
@@ -80,6 +82,7 @@ static const struct {
     {"serve", cmd_serve},
     {"workers", cmd_workers},
     {"worker", cmd_worker},
+    {"agent", cmd_agent},
 };
 
 int
