@@ -18,7 +18,7 @@ typedef struct pend {
 
 typedef struct http_actor {
     http_srv *srv;
-    kt_aid to[2]; // HTTP_TO_OPS, HTTP_TO_PERSIST
+    kt_aid to[3]; // HTTP_TO_OPS, HTTP_TO_PERSIST, HTTP_TO_RESEARCH
     uint32_t timeout_ms;
     pend pending[HTTP_SLOTS];
     uint32_t npending;
@@ -81,7 +81,12 @@ on_call(http_actor *a, kt_actor *self, const kt_msg *msg)
         return;
     }
     memcpy(&h, kt_msg_cbody(msg), sizeof(h));
-    if (h.target > HTTP_TO_PERSIST || a->npending == HTTP_SLOTS ||
+    if (h.target == HTTP_TO_RESEARCH && a->to[h.target] == 0 &&
+        kt_lookup(kt_actor_runtime(self), "research", &a->to[h.target]) !=
+            KT_OK) {
+        goto fail; // no research manager in this backend: 503
+    }
+    if (h.target > HTTP_TO_RESEARCH || a->npending == HTTP_SLOTS ||
         kt_msg_alloc(&q, h.type, n - sizeof(h)) != KT_OK) {
         goto fail;
     }

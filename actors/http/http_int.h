@@ -22,7 +22,7 @@
 #define HTTP_ID_MAX  128
 #define HTTP_URI_MAX 2048
 
-enum { HTTP_TO_OPS = 0, HTTP_TO_PERSIST = 1 };
+enum { HTTP_TO_OPS = 0, HTTP_TO_PERSIST = 1, HTTP_TO_RESEARCH = 2 };
 
 // The header of a KT_HTTP_CALL body (followed by the packed request).
 typedef struct http_call_hdr {
@@ -123,6 +123,14 @@ bool kt__http_valid_id(const char *id);
 // http_body.c: request bodies (POST /training/train, /backtests/start).
 bool kt__http_build_train(http_ctx *c);
 bool kt__http_build_backtest(http_ctx *c);
+
+// http_agent.c: POST /agent/trigger and GET /agent/status (research).
+bool kt__http_build_agent_trigger(http_ctx *c);
+bool kt__http_build_agent_status(http_ctx *c);
+void kt__http_r_agent_trigger(struct evhttp_request *req, const http_slot *s,
+                              const kt_msg *rep);
+void kt__http_r_agent_status(struct evhttp_request *req, const http_slot *s,
+                             const kt_msg *rep);
 
 // http_json.c: any protobuf-c message as a JSON object (new reference).
 json_t *kt__http_pb_json(const ProtobufCMessage *m);

@@ -354,6 +354,10 @@ const http_route kt__http_routes[] = {
     R(GET, "/operations/", "/children", b_op_children, kt__http_r_ops_list),
     R(GET, "/operations/", "/results", b_op_results, kt__http_r_results),
     R(GET, "/workers", NULL, b_workers, kt__http_r_workers),
+    R(POST, "/agent/trigger", NULL, kt__http_build_agent_trigger,
+      kt__http_r_agent_trigger),
+    R(GET, "/agent/status", NULL, kt__http_build_agent_status,
+      kt__http_r_agent_status),
 };
 const size_t kt__http_nroutes =
     sizeof(kt__http_routes) / sizeof(kt__http_routes[0]);

@@ -276,6 +276,14 @@ mg_on_status_get(mg *m, mg_pend *p, const kt_msg *msg)
                         r != NULL ? r->message : "no answer");
         goto out;
     }
+    if (strcmp(r->op->type, KT_RS_OP_TYPE) != 0) {
+        char why[200];
+        (void)snprintf(why, sizeof(why),
+                       "Operation %s is not an agent research (%s)", r->op->id,
+                       r->op->type);
+        mg_status_reply(m, p->from, p->from_corr, NULL, 0, KT_EINVAL, why);
+        goto out;
+    }
     p->len = ktpb__v1__operation_record__get_packed_size(r->op);
     if ((p->data = malloc(p->len + 1)) != NULL) {
         (void)ktpb__v1__operation_record__pack(r->op, p->data);

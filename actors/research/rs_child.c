@@ -52,7 +52,11 @@ rs_child_start(rs *r)
         b.symbol = r->symbol;
         b.timeframe = r->timeframe;
         b.start_date = q->bt_start_date[0] ? q->bt_start_date : q->start_date;
-        b.end_date = q->bt_end_date[0] ? q->bt_end_date : q->end_date;
+        // The backtest range: its own, else the training range (an own
+        // start alone runs to the end of the data).
+        b.end_date = q->bt_end_date[0]     ? q->bt_end_date
+                     : q->bt_start_date[0] ? KT_PB_STR("")
+                                           : q->end_date;
         b.parent_id = r->id;
         rv = kt__rs_ask(r, r->ops, KT_OPS_START_BACKTEST, &b.base,
                         RP_CHILD_START, RA_NONE);
