@@ -351,11 +351,11 @@ agent_print_one(cli_ctx *c, Ktpb__V1__ResearchStatusReply *r)
                    (unsigned long long)st->budget->tokens_out);
         }
     }
-    for (size_t k = 0; k < i->n_children; k++) {
+    for (size_t k = i->n_children; k-- > 0;) { // oldest first
         const Ktpb__V1__OperationRecord *ch = i->children[k];
-        printf("  %s %-40s %-12s %-10s %3d%%\n",
-               k + 1 == i->n_children ? "└─" : "├─", ch->id, ch->type,
-               cli_status_upper(ch->status), (int)ch->progress_percent);
+        printf("  %s %-40s %-12s %-10s %3d%%\n", k == 0 ? "└─" : "├─", ch->id,
+               ch->type, cli_status_upper(ch->status),
+               (int)ch->progress_percent);
     }
     ktpb__v1__research_status_reply__free_unpacked(r, NULL);
     return rv;

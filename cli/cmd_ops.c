@@ -149,6 +149,33 @@ print_op(const Ktpb__V1__OperationRecord *op)
     }
 }
 
+// print_children lists the operations whose parent is id (the training and
+// backtest children of an agent research), as a tree under it.
+static void
+print_children(cli_ctx *c, const char *id)
+{
+    Ktpb__V1__OpsListRequest q;
+    Ktpb__V1__OpsListReply *r = NULL;
+
+    ktpb__v1__ops_list_request__init(&q);
+    q.parent_id = CLI_STR(id);
+    if (cli_call(c, c->ops, KT_OPS_LIST, &q.base,
+                 &ktpb__v1__ops_list_reply__descriptor, ASK_MS,
+                 (ProtobufCMessage **)&r) != CLI_OK) {
+        return;
+    }
+    if (r->status == 0 && r->n_ops > 0) {
+        printf("Children:\n");
+        for (size_t i = r->n_ops; i-- > 0;) { // oldest first
+            printf("  %s %-40s %-12s %-10s %d%%\n", i == 0 ? "└─" : "├─",
+                   r->ops[i]->id, r->ops[i]->type,
+                   cli_status_upper(r->ops[i]->status),
+                   (int)r->ops[i]->progress_percent);
+        }
+    }
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+
 // ops_one runs get, cancel or resume on one id and prints the operation.
 static int
 ops_one(cli_ctx *c, int argc, char **argv, const char *verb)
@@ -222,6 +249,7 @@ ops_one(cli_ctx *c, int argc, char **argv, const char *verb)
                r->op->id);
     } else {
         print_op(r->op);
+        print_children(c, r->op->id);
     }
     protobuf_c_message_free_unpacked(&r->base, NULL);
     return rv;
