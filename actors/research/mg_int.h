@@ -1,6 +1,7 @@
 // mg_int.h: the research manager's state and the functions its files
-// share (manager.c: init, trigger, events, subscribers, status;
-// mg_ctl.c: cancel, resume and the start-up reconciliation).
+// share (manager.c: trigger and spawn; mg_main.c: init, dispatch,
+// events, subscribers; mg_status.c: status; mg_ctl.c: cancel, resume and
+// the start-up reconciliation).
 #ifndef KT_RESEARCH_MG_INT_H
 #define KT_RESEARCH_MG_INT_H
 
@@ -82,6 +83,18 @@ void kt__mg_spawn(mg *m, const char *op_id, uint32_t attempt,
                   const uint8_t *state, size_t state_len, uint64_t seq,
                   kt_aid from, uint64_t corr, uint32_t reply_type);
 void kt__mg_relay(mg *m, const mg_pend *p, const kt_msg *msg);
+
+// mg_status.c
+kt_err kt__mg_status(mg *m, kt_msg *msg);
+void kt__mg_on_status_get(mg *m, mg_pend *p, const kt_msg *msg);
+void kt__mg_on_status_ckpt(mg *m, mg_pend *p, const kt_msg *msg);
+void kt__mg_on_status_kids(mg *m, const mg_pend *p, const kt_msg *msg);
+
+// mg_status.c
+kt_err kt__mg_status(mg *m, kt_msg *msg);
+void kt__mg_on_status_get(mg *m, mg_pend *p, const kt_msg *msg);
+void kt__mg_on_status_ckpt(mg *m, mg_pend *p, const kt_msg *msg);
+void kt__mg_on_status_kids(mg *m, const mg_pend *p, const kt_msg *msg);
 
 // mg_ctl.c
 kt_err kt__mg_cancel(mg *m, kt_msg *msg);
