@@ -1,7 +1,6 @@
-// manager.c: the research manager actor ("research"): trigger (budget,
-// capacity, operation create, research actor spawn), the table of live
-// researches fed by their events, subscribers, status, and the wiring of
-// the rest (cancel / resume / reconciliation in mg_ctl.c).
+// manager.c: the research manager actor ("research"): asks and replies,
+// the table of live researches, the trigger (validation, budget, capacity,
+// operation create) and the spawn of one research actor per operation.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
-// mg_main.c: the research manager's init, dispatch, events and
-// subscribers, status, and the embedding helpers (kt_research_start,
-// kt_research_cfg_env).
+// mg_main.c: the research manager's init (defaults, start-up
+// reconciliation), dispatch, research events fanned out to subscribers,
+// and the down notices of researches and subscribers.
 #include <ktpb/v1/envelope.pb-c.h>
 #include <stdio.h>
 #include <stdlib.h>
