@@ -112,7 +112,8 @@ parse_research(int argc, char **argv, res_args *a,
                          "give either a BRIEF or --strategy PATH");
     }
     if (a->strategy != NULL && realpath(a->strategy, a->path) == NULL) {
-        fprintf(stderr, "Error: strategy file not found: %s\n", a->strategy);
+        (void)fprintf(stderr, "Error: strategy file not found: %s\n",
+                      a->strategy);
         return CLI_ERR;
     }
     t->brief = CLI_STR(a->brief != NULL ? a->brief : "");
@@ -170,17 +171,18 @@ agent_line(const Ktpb__V1__ResearchInfo *i, char *last, size_t n)
     char line[512];
 
     if (i->child_id[0] != '\0' && !agent_final(i->status)) {
-        snprintf(line, sizeof(line), "[%-11s] %3d%%  %s\n  └─ %s  %3d%%  %s",
-                 i->phase, (int)i->percent, i->step, i->child_id,
-                 (int)i->child_percent, i->child_step);
+        (void)snprintf(line, sizeof(line),
+                       "[%-11s] %3d%%  %s\n  └─ %s  %3d%%  %s", i->phase,
+                       (int)i->percent, i->step, i->child_id,
+                       (int)i->child_percent, i->child_step);
     } else {
-        snprintf(line, sizeof(line), "[%-11s] %3d%%  %s", i->phase,
-                 (int)i->percent, i->step);
+        (void)snprintf(line, sizeof(line), "[%-11s] %3d%%  %s", i->phase,
+                       (int)i->percent, i->step);
     }
     if (strcmp(line, last) != 0) {
         printf("%s\n", line);
-        fflush(stdout);
-        snprintf(last, n, "%s", line);
+        (void)fflush(stdout);
+        (void)snprintf(last, n, "%s", line);
     }
 }
 
@@ -210,7 +212,7 @@ agent_follow(cli_ctx *c, kt_aid research, const char *id)
     Ktpb__V1__ResearchStatusReply *r;
     int rv = CLI_ERR;
 
-    signal(SIGINT, agent_on_sigint);
+    (void)signal(SIGINT, agent_on_sigint);
     for (;;) {
         if (agent_interrupted) {
             agent_cancel(c, id);
@@ -245,7 +247,7 @@ agent_research(cli_ctx *c, int argc, char **argv)
     int rv;
 
     if (c->help) {
-        fputs(research_help, stdout);
+        (void)fputs(research_help, stdout);
         return CLI_OK;
     }
     ktpb__v1__research_trigger_request__init(&t);
@@ -384,7 +386,7 @@ agent_print_live(cli_ctx *c, Ktpb__V1__ResearchStatusReply *r)
     for (size_t k = 0; k < r->n_researches; k++) {
         const Ktpb__V1__ResearchInfo *i = r->researches[k];
         char pct[16];
-        snprintf(pct, sizeof(pct), "%d%%", (int)i->percent);
+        (void)snprintf(pct, sizeof(pct), "%d%%", (int)i->percent);
         printf("%-42s%-13s%-10s%s%s%s%s\n", i->op_id, i->phase, pct,
                i->child_id[0] ? i->child_id : "-", i->child_step[0] ? " (" : "",
                i->child_step, i->child_step[0] ? ")" : "");
@@ -408,7 +410,7 @@ agent_status(cli_ctx *c, int argc, char **argv)
     int npos = 0, rv;
 
     if (c->help) {
-        fputs(agent_help, stdout);
+        (void)fputs(agent_help, stdout);
         return CLI_OK;
     }
     if ((rv = cli_parse(argc, argv, opts, pos, 1, &npos, "agent status")) !=
@@ -441,9 +443,9 @@ cmd_agent(cli_ctx *c, int argc, char **argv)
         return agent_status(c, argc - 1, argv + 1);
     }
     if (c->help) {
-        fputs(agent_help, stdout);
+        (void)fputs(agent_help, stdout);
         return CLI_OK;
     }
-    fputs(agent_help, stderr);
+    (void)fputs(agent_help, stderr);
     return CLI_USAGE;
 }

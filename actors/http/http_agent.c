@@ -100,8 +100,8 @@ agent_strategy(http_ctx *c, const char *s, char *out)
         kt__http_send_error(c->req, 422, "strategy is too long");
         return false;
     }
-    snprintf(cand, sizeof(cand), "%s/%s%s", dir, s,
-             strstr(s, ".yaml") != NULL ? "" : ".yaml");
+    (void)snprintf(cand, sizeof(cand), "%s/%s%s", dir, s,
+                   strstr(s, ".yaml") != NULL ? "" : ".yaml");
     if (realpath(s[0] == '/' ? s : cand, out) == NULL) {
         kt__http_send_error(c->req, 404, "strategy not found: %s", s);
         return false;

@@ -2,7 +2,7 @@
 // template that composes a valid v3 strategy from the indicator and fuzzy
 // catalogue below, guided by keywords of the brief. It reports simulated
 // token counts so the budget works as with a model.
-#include <ctype.h>
+#include <ctype.h> // isprint
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +112,8 @@ rs_pick(const char *brief, uint64_t *seed, bool pick[RS_NCAT])
     size_t i;
 
     for (i = 0; i + 1 < sizeof(lc) && brief[i] != '\0'; i++) {
-        lc[i] = (char)tolower((unsigned char)brief[i]);
+        unsigned char ch = (unsigned char)brief[i];
+        lc[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
     }
     lc[i] = '\0';
     memset(pick, 0, RS_NCAT * sizeof(bool));

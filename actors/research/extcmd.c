@@ -2,7 +2,7 @@
 // posix_spawn of /bin/sh -c CMD in a process group of its own, the input
 // on its stdin, stdout (and a tail of stderr) collected with poll() under
 // a deadline; the group is SIGKILLed on timeout or cancellation.
-#define _GNU_SOURCE // pipe2: close-on-exec pipes without a race
+#define _GNU_SOURCE // NOLINT: pipe2, close-on-exec pipes without a race
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -153,9 +153,9 @@ rs_write(rs_proc *p)
     ssize_t w =
         write(p->in, p->input + p->input_off, p->input_len - p->input_off);
 
-    if (w < 0 && errno != EAGAIN && errno != EINTR) {
-        rs_close(&p->in); // the command does not read its input: fine
-    } else if (w > 0 && (p->input_off += (size_t)w) == p->input_len) {
+    // Done, or the command does not read its input (EPIPE): fine.
+    if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+        (w > 0 && (p->input_off += (size_t)w) == p->input_len)) {
         rs_close(&p->in);
     }
 }

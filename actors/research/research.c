@@ -135,7 +135,18 @@ kt__rs_save(rs *r, Ktpb__V1__CheckpointType type, rs_after after)
         free(state);
     }
     if (rv != KT_OK) {
-        kt__rs_fail(r, "Checkpoint save failed: %s", kt_strerror(rv));
+        // Loud, and without a further checkpoint attempt: end as failed.
+        kt_log(KT_LOG_ERR, "research",
+               "actor=research op=%s event=save_lost "
+               "err=%s",
+               r->id, kt_strerror(rv));
+        if (!r->finishing) {
+            (void)snprintf(r->error, sizeof(r->error),
+                           "Checkpoint save failed: %s", kt_strerror(rv));
+            r->finishing = true;
+            r->final = KTPB__V1__OP_STATUS__OP_FAILED;
+        }
+        kt__rs_finish(r);
     }
 }
 

@@ -77,9 +77,8 @@ runner_handle(void *state, kt_actor *self, kt_msg *msg)
     } else if (kt_msg_type(msg) == KT_RS_ASSESS) {
         runner_assess(r, self, msg);
     }
-    if (kt_msg_type(msg) == KT_MSG_TIMER) {
-        kt_exit(self, KT_OK);
-    } else if (kt_timer_start(self, 1, false, 1, &r->timer) != KT_OK) {
+    if (kt_msg_type(msg) == KT_MSG_TIMER ||
+        kt_timer_start(self, 1, false, 1, &r->timer) != KT_OK) {
         kt_exit(self, KT_OK);
     }
     // One call per runner. It exits on the next turn of its loop, once the
