@@ -338,3 +338,55 @@ Test(research_resume, sigkill_during_training_then_restart_completes)
     ktpb__v1__ops_reply__free_unpacked(c, NULL);
     ktpb__v1__research_status_reply__free_unpacked(keep, NULL);
 }
+
+Test(research_resume,
+     restart_without_auto_resume_leaves_it_failed_and_resumable)
+{
+    Ktpb__V1__OpsReply *r;
+    char id[96] = "";
+    pid_t pid, runner;
+    int status;
+
+    pid = run_doomed(id, sizeof(id), &runner);
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    cr_assert_eq(waitpid(runner, &status, 0), runner);
+    f.rc.no_auto_resume = true;
+    cr_assert_eq(rx_open(&f), KT_OK);
+    cr_assert(rx_wait(&f, id, KTPB__V1__OP_STATUS__OP_FAILED, RX_MS));
+    r = rx_get(&f, id);
+    cr_expect_str_eq(r->op->error, "Backend restarted during research");
+    cr_expect_gt(r->op->checkpoint_seq, 0);
+    ktpb__v1__ops_reply__free_unpacked(r, NULL);
+    resume_ok(id); // by hand, as `ktrdr operations resume ID`
+    cr_assert(rx_wait(&f, id, KTPB__V1__OP_STATUS__OP_COMPLETED, RX_MS));
+}
+
+Test(research_resume, cancelling_the_child_cancels_the_research)
+{
+    Ktpb__V1__ResearchStatusReply *s;
+    Ktpb__V1__OpsReply *r;
+    char *id, child[96] = "";
+
+    cr_assert_eq(rx_open(&f), KT_OK);
+    rx_gate_set(&f, "epoch", 1);
+    id = start_n("momentum", 30);
+    cr_assert(rx_gate_wait(&f));
+    for (int i = 0; i < 1000 && child[0] == '\0'; i++) { // its first event
+        s = rx_info(&f, "");
+        if (s->n_researches == 1) {
+            snprintf(child, sizeof(child), "%s", s->researches[0]->child_id);
+        }
+        ktpb__v1__research_status_reply__free_unpacked(s, NULL);
+        if (child[0] == '\0') {
+            usleep(5000);
+        }
+    }
+    cr_assert_neq(child[0], '\0', "no child in the live status");
+    cancel_async(child);
+    cr_assert(rx_step_until(&f, id, KTPB__V1__OP_STATUS__OP_CANCELLED, RX_MS));
+    r = rx_get(&f, id);
+    cr_expect(strstr(r->op->error, "was cancelled") != NULL, "%s",
+              r->op->error);
+    ktpb__v1__ops_reply__free_unpacked(r, NULL);
+    free(id);
+}
