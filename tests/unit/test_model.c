@@ -10,6 +10,8 @@
 
 #include <criterion/criterion.h>
 
+#include <kt/sha256.h>
+
 #include "domain/model.h"
 
 static char root[256];
