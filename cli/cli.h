@@ -59,6 +59,8 @@ int cli_fail(const cli_ctx *c, int32_t status, const char *message);
 // c->url. CLI_ERR (one line saying how to start it) if nothing listens.
 int cli_connect(cli_ctx *c);
 void cli_disconnect(cli_ctx *c);
+// cli_persist: the proxy to the persistence actor (dialed on first use).
+kt_aid cli_persist(cli_ctx *c);
 // cli_call packs req, asks `to` and returns the unpacked reply (free it
 // with protobuf_c_message_free_unpacked). CLI_ERR on timeout / bad reply.
 int cli_call(cli_ctx *c, kt_aid to, uint32_t type, const ProtobufCMessage *req,

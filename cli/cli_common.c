@@ -233,14 +233,24 @@ cli_connect(cli_ctx *c)
         return cli_error(c, "cannot start the runtime: %s", kt_strerror(err));
     }
     if ((err = kt_remote_connect(c->rt, c->url, KT_OPS_NAME, &c->ops)) !=
-            KT_OK ||
-        (err = kt_remote_connect(c->rt, c->url, KT_PERSIST_NAME,
-                                 &c->persist)) != KT_OK) {
+        KT_OK) {
         cli_disconnect(c);
         return cli_error(c, "cannot connect to %s: %s", c->url,
                          kt_strerror(err));
     }
     return CLI_OK;
+}
+
+kt_aid
+cli_persist(cli_ctx *c)
+{
+    // Dialed on first use: most commands only talk to the operations actor,
+    // and every dial costs a connection set-up.
+    if (c->persist == 0 && kt_remote_connect(c->rt, c->url, KT_PERSIST_NAME,
+                                             &c->persist) != KT_OK) {
+        c->persist = 0;
+    }
+    return c->persist;
 }
 
 void

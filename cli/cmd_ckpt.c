@@ -173,7 +173,7 @@ ckpt_delete(cli_ctx *c, const char *id, bool force)
     }
     protobuf_c_message_free_unpacked(&s->base, NULL);
     q.op_id = CLI_STR(id);
-    if ((rv = cli_call(c, c->persist, KT_PERSIST_CKPT_DELETE, &q.base,
+    if ((rv = cli_call(c, cli_persist(c), KT_PERSIST_CKPT_DELETE, &q.base,
                        &ktpb__v1__checkpoint_delete_reply__descriptor, ASK_MS,
                        (ProtobufCMessage **)&r)) != CLI_OK) {
         return rv;
@@ -203,7 +203,7 @@ ckpt_list(cli_ctx *c)
     ktpb__v1__checkpoint_list_request__init(&q);
 
     if ((rv = cli_connect(c)) != CLI_OK ||
-        (rv = cli_call(c, c->persist, KT_PERSIST_CKPT_LIST, &q.base,
+        (rv = cli_call(c, cli_persist(c), KT_PERSIST_CKPT_LIST, &q.base,
                        &ktpb__v1__checkpoint_list_reply__descriptor, ASK_MS,
                        (ProtobufCMessage **)&r)) != CLI_OK) {
         return rv;

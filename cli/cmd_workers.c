@@ -27,7 +27,7 @@ cmd_workers(cli_ctx *c, int argc, char **argv)
     }
     if ((rv = cli_parse(argc, argv, opts, pos, 0, &npos, "workers")) != 0 ||
         (rv = cli_connect(c)) != CLI_OK ||
-        (rv = cli_call(c, c->persist, KT_PERSIST_WORKER_LIST, &q.base,
+        (rv = cli_call(c, cli_persist(c), KT_PERSIST_WORKER_LIST, &q.base,
                        &ktpb__v1__worker_reply__descriptor, 5000,
                        (ProtobufCMessage **)&r)) != CLI_OK) {
         return rv;
