@@ -113,7 +113,7 @@ h_wait(pid_t pid, int deadline_ms)
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
             cr_assert_fail("process %d still running after %d ms", (int)pid,
-                    deadline_ms);
+                           deadline_ms);
         }
         h_poll_pause();
     }
