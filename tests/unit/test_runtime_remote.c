@@ -216,8 +216,10 @@ Test(runtime_remote, malformed_envelopes_are_dropped_with_log)
     kt_msg *rep = NULL;
     char url[64];
     nng_socket s;
-    // An Envelope naming an actor that does not exist (receiver_name "x").
-    const unsigned char noname[] = {0x20, 0x64, 0x32, 0x01, 0x78};
+    // A Batch of one Envelope naming an actor that does not exist
+    // (type 100, receiver_name "x"), and a Batch of one empty Envelope.
+    const unsigned char noname[] = {0x0a, 0x05, 0x20, 0x64, 0x32, 0x01, 0x78};
+    const unsigned char empty_env[] = {0x0a, 0x00};
 
     (void)e;
     snprintf(url, sizeof(url), "ipc:///tmp/kt-test-bad-%d.ipc", (int)getpid());
@@ -227,8 +229,10 @@ Test(runtime_remote, malformed_envelopes_are_dropped_with_log)
     cr_assert_eq(nng_dial(s, url, NULL, 0), 0);
     cr_assert_eq(nng_send(s, (char[]){"\xff\xff\xff\xff\xff"}, 5, 0), 0);
     cr_assert(log_wait("reason=\"malformed envelope\"", 5000));
-    cr_assert_eq(nng_send(s, (char[]){""}, 0, 0),
-                 0); // decodes, but type 0, no name
+    cr_assert_eq(nng_send(s, (char[]){""}, 0, 0), 0); // a batch of nothing
+    cr_assert(log_wait("reason=\"empty batch\"", 5000));
+    // One envelope that decodes but has type 0 and no receiver.
+    cr_assert_eq(nng_send(s, (void *)(uintptr_t)empty_env, 2, 0), 0);
     cr_assert(log_wait("reason=\"bad envelope fields\"", 5000));
     cr_assert_eq(nng_send(s, (void *)(uintptr_t)noname, sizeof(noname), 0), 0);
     cr_assert(log_wait("event=drop actor=x#0 type=100", 5000));
@@ -240,5 +244,60 @@ Test(runtime_remote, malformed_envelopes_are_dropped_with_log)
     kt_msg_free(rep);
     stop_checked(rt);
     log_capture_stop();
+    unlink(url + strlen("ipc://"));
+}
+
+// sender: on its first message sends cfg->n messages to cfg->to at once.
+typedef struct many {
+    kt_aid to;
+    int n;
+} many;
+
+static kt_err
+many_init(void *state, kt_actor *self, const void *cfg)
+{
+    (void)self;
+    memcpy(state, cfg, sizeof(many));
+    return KT_OK;
+}
+
+static kt_err
+many_handle(void *state, kt_actor *self, kt_msg *msg)
+{
+    many *b = state;
+
+    kt_msg_free(msg);
+    for (int i = 0; i < b->n; i++) {
+        kt_msg *m = msg_new(T_PING, &i, sizeof(i));
+        cr_assert_eq(kt_send(self, b->to, m), KT_OK);
+    }
+    return KT_OK;
+}
+
+static const kt_actor_ops many_ops = {.name = "many",
+                                      .state_size = sizeof(many),
+                                      .init = many_init,
+                                      .handle = many_handle};
+
+Test(runtime_remote, burst_through_proxy_arrives_whole)
+{
+    kt_runtime *a = start_rt(1, 0), *b = NULL;
+    kt_runtime_cfg one = {.threads = 1};
+    atomic_long n = 0;
+    many m = {.n = 5000};
+    char url[64];
+    kt_aid src;
+
+    snprintf(url, sizeof(url), "ipc:///tmp/kt-test-burst-%d.ipc",
+             (int)getpid());
+    cr_assert_eq(kt_runtime_start(&b, &one), KT_OK);
+    spawn_ok(b, &counter_ops, &n, "sink");
+    cr_assert_eq(kt_runtime_listen(b, url), KT_OK);
+    cr_assert_eq(kt_remote_connect(a, url, "sink", &m.to), KT_OK);
+    src = spawn_ok(a, &many_ops, &m, NULL);
+    cr_assert_eq(kt_send(NULL, src, msg_new(T_PING, NULL, 0)), KT_OK);
+    cr_assert(wait_atomic(&n, 5000, 10000), "got %ld", atomic_load(&n));
+    kt_runtime_stop(a);
+    stop_checked(b);
     unlink(url + strlen("ipc://"));
 }

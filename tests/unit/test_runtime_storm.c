@@ -174,3 +174,57 @@ Test(runtime_storm, dedicated_actor_blocks_alone)
     cr_assert(wait_atomic(&n, 1, 5000));
     stop_checked(rt);
 }
+
+// burst: on its first message sends cfg->n messages to cfg->to in one
+// handler call (one batch per destination thread, split at 64 KiB).
+typedef struct burst {
+    kt_aid to;
+    int n;
+    atomic_long eagain;
+} burst;
+
+static kt_err
+burst_init(void *state, kt_actor *self, const void *cfg)
+{
+    (void)self;
+    memcpy(state, &cfg, sizeof(cfg));
+    return KT_OK;
+}
+
+static kt_err
+burst_handle(void *state, kt_actor *self, kt_msg *msg)
+{
+    burst *b;
+
+    memcpy(&b, state, sizeof(b));
+    kt_msg_free(msg);
+    for (int i = 0; i < b->n; i++) {
+        kt_msg *m = msg_new(T_PING, &i, sizeof(i));
+        kt_err rv = kt_send(self, b->to, m);
+        if (rv != KT_OK) {
+            kt_msg_free(m);
+            atomic_fetch_add(&b->eagain, 1);
+        }
+    }
+    return KT_OK;
+}
+
+static const kt_actor_ops burst_ops = {.name = "burst",
+                                       .state_size = sizeof(void *),
+                                       .init = burst_init,
+                                       .handle = burst_handle};
+
+Test(runtime_storm, burst_larger_than_a_receive_pass_arrives_whole)
+{
+    kt_runtime *rt = start_rt(2, 0);
+    atomic_long n = 0;
+    burst b = {.n = 20000};
+    kt_aid src;
+
+    b.to = spawn_ok(rt, &counter_ops, &n, NULL); // thread 0
+    src = spawn_ok(rt, &burst_ops, &b, NULL);    // thread 1
+    cr_assert_eq(kt_send(NULL, src, msg_new(T_PING, NULL, 0)), KT_OK);
+    cr_assert(wait_atomic(&n, 20000, 10000), "got %ld", atomic_load(&n));
+    cr_assert_eq(atomic_load(&b.eagain), 0);
+    stop_checked(rt);
+}

@@ -48,6 +48,9 @@ inbox_rx_cb(void *arg)
             return;
         }
     }
+    if (kt__net_pending(ib->sock)) {
+        kt__ev_activate(ib->rx); // the rest of a batch: after this turn
+    }
 }
 
 static void
@@ -59,6 +62,8 @@ inbox_retry_cb(void *arg)
         inbox_pause(ib);
     } else if (kt__ev_start(ib->rx, 0) != KT_OK) {
         inbox_pause(ib);
+    } else {
+        kt__ev_activate(ib->rx); // a batch may be half taken apart
     }
 }
 

@@ -17,6 +17,8 @@
 #include "io/loop.h"
 #include "io/net.h"
 
+#define PROXY_BATCH_MAX 65536 // bytes gathered before sending early
+
 typedef struct proxy_cfg {
     const char *url;
     const char *name;
@@ -26,9 +28,11 @@ typedef struct proxy {
     kt_actor *self;
     kt__sock *sock;
     kt__inbox in;
-    kt__ev *tx;   // socket writable again, armed while a message is held
-    kt_msg *held; // the message the socket refused
-    char *name;   // the remote actor's registered name
+    kt__ev *tx;     // socket writable again, armed while paused
+    kt__ev *flush;  // end of turn: send the batch
+    kt__batch *out; // envelopes gathered this turn (ktpb.v1.Batch)
+    bool flush_armed;
+    char *name; // the remote actor's registered name
 } proxy;
 
 // Replies and messages from the far side, for local actors.
@@ -58,47 +62,73 @@ proxy_drop(proxy *p, kt_msg *m, kt_err why)
     kt_msg_free(m);
 }
 
-// The socket can take more: send the held message and take mail again.
+// Send what this turn gathered. A full socket (or a connection not up
+// yet) pauses the proxy: its mail waits in the mailbox, senders meet the
+// mailbox limit, and the send descriptor's signal resumes it.
+static void
+proxy_flush(proxy *p)
+{
+    kt_err err;
+
+    if (p->out == NULL) {
+        return;
+    }
+    if ((err = kt__net_batch_send(p->sock, p->out)) == KT_EAGAIN) {
+        if (!p->self->paused) {
+            p->self->paused = true;
+            if (kt__ev_start(p->tx, 0) != KT_OK) {
+                kt__ev_activate(p->tx);
+            }
+        }
+        return;
+    }
+    if (err != KT_OK) {
+        kt_log(KT_LOG_NOTICE, "remote",
+               "event=drop actor=remote#%" PRIu64 " name=%s bytes=%zu "
+               "reason=\"%s\"",
+               kt_self(p->self), p->name, kt__net_batch_len(p->out),
+               kt_strerror(err));
+        kt__net_batch_free(p->out);
+    }
+    p->out = NULL;
+    if (p->self->paused) {
+        kt__ev_stop(p->tx);
+        kt__sched_resume(p->self->sched, p->self);
+    }
+}
+
+static void
+proxy_flush_cb(void *arg)
+{
+    proxy *p = arg;
+
+    p->flush_armed = false;
+    proxy_flush(p);
+}
+
 static void
 proxy_tx_cb(void *arg)
 {
-    proxy *p = arg;
-    kt_err err;
-
-    if (p->held != NULL) {
-        if ((err = kt__net_send(p->sock, p->held, 0, p->name, 0)) ==
-            KT_EAGAIN) {
-            return; // still full: wait for the next writable signal
-        }
-        if (err != KT_OK) {
-            proxy_drop(p, p->held, err);
-        } else {
-            kt_msg_free(p->held);
-        }
-        p->held = NULL;
-    }
-    kt__ev_stop(p->tx);
-    kt__sched_resume(p->self->sched, p->self);
+    proxy_flush(arg);
 }
 
 static kt_err
 proxy_handle(void *state, kt_actor *self, kt_msg *msg)
 {
     proxy *p = state;
-    kt_err err = kt__net_send(p->sock, msg, 0, p->name, 0);
+    kt_err err = kt__net_env_add(&p->out, msg, 0, p->name);
 
-    if (err == KT_OK) {
-        kt_msg_free(msg);
-    } else if (err != KT_EAGAIN) {
+    (void)self;
+    if (err != KT_OK) {
         proxy_drop(p, msg, err);
-    } else {
-        // Connection full or not up yet: hold this one and stop taking
-        // mail; the mailbox fills and senders get KT_EAGAIN.
-        p->held = msg;
-        self->paused = true;
-        if (kt__ev_start(p->tx, 0) != KT_OK) {
-            kt__ev_activate(p->tx);
-        }
+        return KT_OK;
+    }
+    kt_msg_free(msg); // copied into the batch
+    if (kt__net_batch_len(p->out) >= PROXY_BATCH_MAX) {
+        proxy_flush(p);
+    } else if (!p->flush_armed) {
+        p->flush_armed = true;
+        kt__ev_activate(p->flush); // after this turn's callbacks
     }
     return KT_OK;
 }
@@ -122,14 +152,20 @@ proxy_init(void *state, kt_actor *self, const void *cfg)
                             proxy_tx_cb, p, &p->tx)) != KT_OK) {
         goto close_sock;
     }
+    if ((err = kt__ev_alloc(self->sched->loop, -1, false, proxy_flush_cb, p,
+                            &p->flush)) != KT_OK) {
+        goto free_tx;
+    }
     if ((err = kt__inbox_start(&p->in, self->sched->loop, p->sock,
                                proxy_deliver, p)) != KT_OK) {
-        goto free_tx;
+        goto free_flush;
     }
     kt_log(KT_LOG_INFO, "remote",
            "event=connect actor=remote#%" PRIu64 " url=%s name=%s",
            kt_self(self), c->url, c->name);
     return KT_OK;
+free_flush:
+    kt__ev_free(p->flush);
 free_tx:
     kt__ev_free(p->tx);
 close_sock:
@@ -150,8 +186,10 @@ proxy_stop(void *state, kt_actor *self)
     p->tx = NULL;
     kt__net_close(p->sock);
     p->sock = NULL;
-    kt_msg_free(p->held);
-    p->held = NULL;
+    kt__ev_free(p->flush);
+    p->flush = NULL;
+    kt__net_batch_free(p->out);
+    p->out = NULL;
 }
 
 static void

@@ -128,6 +128,9 @@ sched_rx_cb(void *arg)
         kt__sched_push(s, a, m);
     }
     kt__reg_unlock(&s->rt->reg);
+    if (kt__net_pending(s->mbox)) {
+        kt__ev_activate(s->rx_ev); // the rest of a batch: after this turn
+    }
 }
 
 // Send every outbox; batches a full socket refuses wait for a retry.

@@ -37,8 +37,11 @@ struct kt__sock {
     int send_fd;
     kt__pipe_gone_cb gone;
     void *gone_arg;
-    nng_msg *cur; // mailbox: the batch being taken apart
-    size_t off;   // next frame in cur
+    nng_msg *cur;         // mailbox: the batch being taken apart
+    size_t off;           // next frame in cur
+    Ktpb__V1__Batch *env; // peer: the batch being taken apart
+    size_t env_next;
+    uint32_t env_pipe;
 };
 
 static kt_err
@@ -205,6 +208,9 @@ kt__net_close(kt__sock *s)
     if (s->cur != NULL) {
         nng_msg_free(s->cur);
     }
+    if (s->env != NULL) {
+        ktpb__v1__batch__free_unpacked(s->env, NULL);
+    }
     kt__free(s, sizeof(*s));
 }
 
@@ -286,14 +292,16 @@ kt__net_batch_free(kt__batch *b)
     }
 }
 
+// One entry of a ktpb.v1.Batch (field 1, length-delimited) appended to nm:
+// a batch is the concatenation of its entries, so senders can add messages
+// one at a time. Decoding is left to protobuf-c.
 static kt_err
-net_pack_env(nng_msg **nmp, const kt_msg *msg, kt_aid receiver,
-             const char *rname, uint32_t pipe)
+net_env_append(nng_msg *nm, const kt_msg *msg, kt_aid receiver,
+               const char *rname)
 {
     Ktpb__V1__Envelope env;
-    nng_pipe p = NNG_PIPE_INITIALIZER;
-    nng_msg *nm;
-    size_t n;
+    unsigned char hdr[1 + 10];
+    size_t n, v, h = 1, old = nng_msg_len(nm);
 
     ktpb__v1__envelope__init(&env);
     env.sender = msg->sender;
@@ -305,13 +313,53 @@ net_pack_env(nng_msg **nmp, const kt_msg *msg, kt_aid receiver,
     env.payload.data = (uint8_t *)(uintptr_t)msg->body; // read only
     env.receiver_name = (char *)(uintptr_t)(rname != NULL ? rname : "");
     n = ktpb__v1__envelope__get_packed_size(&env);
-    if (nng_msg_alloc(&nm, n) != 0) {
+    hdr[0] = 0x0a; // field 1, wire type 2, then the length as a varint
+    for (v = n; v > 0x7f; v >>= 7) {
+        hdr[h++] = (unsigned char)((v & 0x7f) | 0x80);
+    }
+    hdr[h++] = (unsigned char)v;
+    if (nng_msg_realloc(nm, old + h + n) != 0) {
         return KT_ENOMEM;
     }
-    ktpb__v1__envelope__pack(&env, nng_msg_body(nm));
+    memcpy((unsigned char *)nng_msg_body(nm) + old, hdr, h);
+    ktpb__v1__envelope__pack(&env, (uint8_t *)nng_msg_body(nm) + old + h);
+    return KT_OK;
+}
+
+kt_err
+kt__net_env_add(kt__batch **bp, const kt_msg *msg, kt_aid receiver,
+                const char *rname)
+{
+    nng_msg *nm = (nng_msg *)*bp;
+    kt_err err;
+
+    if (nm == NULL && nng_msg_alloc(&nm, 0) != 0) {
+        return KT_ENOMEM;
+    }
+    if ((err = net_env_append(nm, msg, receiver, rname)) != KT_OK) {
+        if (*bp == NULL) {
+            nng_msg_free(nm);
+        }
+        return err;
+    }
+    *bp = (kt__batch *)nm;
+    return KT_OK;
+}
+
+static kt_err
+net_pack_env(nng_msg **nmp, const kt_msg *msg, kt_aid receiver,
+             const char *rname, uint32_t pipe)
+{
+    nng_pipe p = NNG_PIPE_INITIALIZER;
+    kt__batch *b = NULL;
+    kt_err err;
+
+    if ((err = kt__net_env_add(&b, msg, receiver, rname)) != KT_OK) {
+        return err;
+    }
     p.id = pipe;
-    nng_msg_set_pipe(nm, p);
-    *nmp = nm;
+    nng_msg_set_pipe((nng_msg *)b, p);
+    *nmp = (nng_msg *)b;
     return KT_OK;
 }
 
@@ -374,56 +422,82 @@ net_next_frame(kt__sock *s, kt_msg **msgp, kt__addr *to)
 }
 
 static kt_err
-net_unpack_env(const void *body, size_t len, kt_msg **msgp, kt__addr *to)
+net_env_msg(const Ktpb__V1__Envelope *env, kt_msg **msgp, kt__addr *to)
 {
-    Ktpb__V1__Envelope *env;
-    kt_err err = KT_OK;
-    size_t nlen;
+    size_t nlen = strlen(env->receiver_name);
+    kt_err err;
 
-    env = ktpb__v1__envelope__unpack(NULL, len, body);
-    if (env == NULL) {
-        return net_drop("malformed envelope", len);
-    }
-    nlen = strlen(env->receiver_name);
     if (env->type == 0 || nlen > KT__NAME_MAX ||
         (env->receiver == 0 && nlen == 0)) {
-        err = net_drop("bad envelope fields", len);
-    } else if ((err = kt__msg_new(msgp, env->type, env->payload.len,
-                                  env->sender, env->corr, env->flags)) ==
-               KT_OK) {
-        if (env->payload.len > 0) {
-            memcpy((*msgp)->body, env->payload.data, env->payload.len);
-        }
-        to->receiver = env->receiver;
-        memcpy(to->name, env->receiver_name, nlen + 1);
+        return net_drop("bad envelope fields", env->payload.len);
     }
-    ktpb__v1__envelope__free_unpacked(env, NULL);
+    if ((err = kt__msg_new(msgp, env->type, env->payload.len, env->sender,
+                           env->corr, env->flags)) != KT_OK) {
+        return err;
+    }
+    if (env->payload.len > 0) {
+        memcpy((*msgp)->body, env->payload.data, env->payload.len);
+    }
+    to->receiver = env->receiver;
+    memcpy(to->name, env->receiver_name, nlen + 1);
+    return KT_OK;
+}
+
+// The next envelope of the batch in s->env (unpacking a new one if none).
+static kt_err
+net_next_env(kt__sock *s, kt_msg **msgp, kt__addr *to)
+{
+    kt_err err;
+    nng_msg *nm;
+    int rv;
+
+    if (s->env == NULL) {
+        if ((rv = nng_recvmsg(s->rx, &nm, NNG_FLAG_NONBLOCK)) != 0) {
+            return rv == NNG_EAGAIN ? KT_EAGAIN : net_err(rv, "recv", NULL);
+        }
+        s->env_pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(nm));
+        s->env =
+            ktpb__v1__batch__unpack(NULL, nng_msg_len(nm), nng_msg_body(nm));
+        nng_msg_free(nm);
+        if (s->env == NULL) {
+            return net_drop("malformed envelope", 0);
+        }
+        s->env_next = 0;
+    }
+    err = s->env_next < s->env->n_envelopes
+              ? net_env_msg(s->env->envelopes[s->env_next++], msgp, to)
+              : net_drop("empty batch", 0);
+    to->pipe = s->env_pipe;
+    if (s->env_next >= s->env->n_envelopes) {
+        ktpb__v1__batch__free_unpacked(s->env, NULL);
+        s->env = NULL;
+    }
     return err;
+}
+
+bool
+kt__net_pending(const kt__sock *s)
+{
+    return s->cur != NULL || s->env != NULL;
 }
 
 kt_err
 kt__net_recv(kt__sock *s, kt_msg **msgp, kt__addr *to)
 {
     nng_msg *nm;
-    kt_err err;
     int rv;
 
     to->mapped = false;
     to->pipe = 0;
+    if (s->peer) {
+        return net_next_env(s, msgp, to);
+    }
     if (s->cur == NULL) {
         if ((rv = nng_recvmsg(s->rx, &nm, NNG_FLAG_NONBLOCK)) != 0) {
             return rv == NNG_EAGAIN ? KT_EAGAIN : net_err(rv, "recv", NULL);
         }
-        if (!s->peer) {
-            s->cur = nm;
-            s->off = 0;
-        }
+        s->cur = nm;
+        s->off = 0;
     }
-    if (!s->peer) {
-        return net_next_frame(s, msgp, to);
-    }
-    to->pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(nm));
-    err = net_unpack_env(nng_msg_body(nm), nng_msg_len(nm), msgp, to);
-    nng_msg_free(nm);
-    return err;
+    return net_next_frame(s, msgp, to);
 }

@@ -52,12 +52,18 @@ kt_err kt__net_send(kt__sock *s, const kt_msg *msg, kt_aid receiver,
 // copies msg into *bp (allocated on first use; msg stays the caller's).
 typedef struct kt__batch kt__batch;
 kt_err kt__net_batch_add(kt__batch **bp, const kt_msg *msg, kt_aid receiver);
+// kt__net_env_add is the same for a peer socket: b is a ktpb.v1.Batch.
+kt_err kt__net_env_add(kt__batch **bp, const kt_msg *msg, kt_aid receiver,
+                       const char *rname);
 size_t kt__net_batch_len(const kt__batch *b);
 // kt__net_batch_send queues b without blocking; on KT_OK it is consumed,
 // on KT_EAGAIN (socket full) it stays the caller's.
 kt_err kt__net_batch_send(kt__sock *s, kt__batch *b);
 void kt__net_batch_free(kt__batch *b);
 
+// kt__net_pending: frames of a batch already taken from NNG wait in s (the
+// descriptor does not show them: call kt__net_recv again).
+bool kt__net_pending(const kt__sock *s);
 // kt__net_recv takes one waiting frame without blocking. Errors: KT_EAGAIN
 // (none waits), KT_EPROTO (malformed: logged and dropped), KT_ENOMEM.
 kt_err kt__net_recv(kt__sock *s, kt_msg **msgp, kt__addr *to);
