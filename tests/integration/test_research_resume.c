@@ -229,6 +229,33 @@ Test(research_resume, resume_of_a_running_or_unknown_research_is_refused)
     free(id);
 }
 
+// child_checkpointed waits until the running child of the (only) live
+// research has a durable checkpoint (its epoch-5 one).
+static bool
+child_checkpointed(void)
+{
+    for (int i = 0; i < 2000; i++) { // 10 s
+        Ktpb__V1__ResearchStatusReply *s = rx_info(&f, "");
+        char child[96] = "";
+        bool ok = false;
+
+        if (s->n_researches == 1) {
+            snprintf(child, sizeof(child), "%s", s->researches[0]->child_id);
+        }
+        ktpb__v1__research_status_reply__free_unpacked(s, NULL);
+        if (child[0] != '\0') {
+            Ktpb__V1__OpsReply *r = rx_get(&f, child);
+            ok = r->op != NULL && r->op->checkpoint_seq > 0;
+            ktpb__v1__ops_reply__free_unpacked(r, NULL);
+        }
+        if (ok) {
+            return true;
+        }
+        usleep(5000);
+    }
+    return false;
+}
+
 // The doomed backend, run in a process of its own (this binary again, by
 // the test below, with RX_DOOMED_DIR set): runs a research in that data
 // directory until its training child holds at epoch 8 (after the epoch-5
@@ -254,6 +281,7 @@ Test(research_resume, doomed_backend_helper)
     snprintf(line, sizeof(line), "%ld %s\n", (long)getpid(), r->op->id);
     ktpb__v1__research_reply__free_unpacked(r, NULL);
     cr_assert(rx_gate_wait(&f));
+    cr_assert(child_checkpointed(), "the child's checkpoint never landed");
     snprintf(path, sizeof(path), "%s/doomed", dir);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     cr_assert_not_null(fp = fopen(tmp, "w"));
