@@ -59,7 +59,15 @@ Test(cli, help_lists_every_command_and_each_command_has_help)
 
     h_run(&r, "--help");
     cr_assert_eq(r.code, 0);
-    h_golden("help.txt", r.out);
+    // Other commands join the top-level help over time: check ours are
+    // listed, and hold the exact text of our own commands' help.
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        cr_expect_not_null(strstr(r.out, cmds[i][0]), "%s", cmds[i][0]);
+    }
+    h_run(&r, "operations", "--help");
+    h_golden("operations_help.txt", r.out);
+    h_run(&r, "checkpoints", "--help");
+    h_golden("checkpoints_help.txt", r.out);
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         if (cmds[i][1] != NULL) {
             h_run(&r, cmds[i][0], cmds[i][1], "--help");
@@ -277,7 +285,7 @@ Test(cli, ctrl_c_during_a_followed_training_cancels_with_a_checkpoint)
         cr_assert_lt(h_now_ms(), end, "no progress line: %s", text);
         h_poll_pause();
         h_slurp(out, text, sizeof(text));
-    } while (strstr(text, "epoch 3/") == NULL);
+    } while (strstr(text, "/100000  loss") == NULL);
     kill(pid, SIGINT);
     cr_expect_eq(h_wait(pid, 30000), 1);
     h_slurp(out, text, sizeof(text));
