@@ -13,13 +13,12 @@ void raw_rtt(const char *url, size_t len, int n, double *lat);
 // runtimes connected over url. from: who produces (for url != NULL an
 // actor always shares the proxy's thread, i.e. FROM_SAME_THREAD).
 enum {
-    FROM_EXTERNAL = 0,    // a plain thread calling kt_runtime_send
+    FROM_EXTERNAL = 0,     // a plain thread calling kt_runtime_send
     FROM_OTHER_THREAD = 1, // an actor on another scheduler thread
-    FROM_SAME_THREAD = 2, // an actor on the receiver's thread (no socket)
+    FROM_SAME_THREAD = 2,  // an actor on the receiver's thread (no socket)
 };
 double kt_oneway(const char *url, size_t len, int n, int from);
-void kt_rtt(const char *url, size_t len, int n, int same_thread,
-            double *lat);
+void kt_rtt(const char *url, size_t len, int n, int same_thread, double *lat);
 
 double bench_now_us(void);
 

@@ -13,13 +13,13 @@
 
 enum { T_DATA = 100, T_KICK = 101 };
 
-#define OK(x)                                                                 \
-    do {                                                                      \
-        kt_err rv_ = (x);                                                     \
-        if (rv_ != KT_OK) {                                                   \
-            fprintf(stderr, "%s: %s\n", #x, kt_strerror(rv_));                \
-            exit(1);                                                          \
-        }                                                                     \
+#define OK(x)                                                  \
+    do {                                                       \
+        kt_err rv_ = (x);                                      \
+        if (rv_ != KT_OK) {                                    \
+            fprintf(stderr, "%s: %s\n", #x, kt_strerror(rv_)); \
+            exit(1);                                           \
+        }                                                      \
     } while (0)
 
 // The measuring thread sleeps 1 ms between looks, so it does not take CPU

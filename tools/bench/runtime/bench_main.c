@@ -1,6 +1,6 @@
-// kt_bench_runtime [--quick] [--only CASE-PREFIX]: one-way throughput and ask round trips of the
-// runtime against raw NNG, per transport and message size. Prints one JSON
-// object per line (tools/bench/run's format).
+// kt_bench_runtime [--quick] [--only CASE-PREFIX]: one-way throughput and ask
+// round trips of the runtime against raw NNG, per transport and message size.
+// Prints one JSON object per line (tools/bench/run's format).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,7 +167,7 @@ main(int argc, char **argv)
     port_next = 30000 + (int)(getpid() % 1000) * 20;
     for (int t = 0; t < 3; t++) {
         for (int s = 0; s < 2; s++) {
-            int n = sizes[s] == 64 ? 100000 : 20000;
+            int n = sizes[s] == 64 ? 30000 : 10000;
             n = quick ? n / 10 : n;
             for (int f = 0; f < (inproc(trs[t]) ? 3 : 1); f++) {
                 oneway(trs[t], sizes[s], f == 2 ? n * 5 : n, f);

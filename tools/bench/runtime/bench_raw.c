@@ -14,13 +14,13 @@
 
 #include "bench.h"
 
-#define CHECK(x)                                                              \
-    do {                                                                      \
-        int rv_ = (x);                                                        \
-        if (rv_ != 0) {                                                       \
-            fprintf(stderr, "%s: %s\n", #x, nng_strerror(rv_));               \
-            exit(1);                                                          \
-        }                                                                     \
+#define CHECK(x)                                                \
+    do {                                                        \
+        int rv_ = (x);                                          \
+        if (rv_ != 0) {                                         \
+            fprintf(stderr, "%s: %s\n", #x, nng_strerror(rv_)); \
+            exit(1);                                            \
+        }                                                       \
     } while (0)
 
 typedef struct rx_arg {
