@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <kt/kt.h>
 
@@ -128,7 +129,7 @@ static const kt_actor_ops spawner_ops = {.name = "spawner",
 
 typedef struct asker_arg {
     kt_runtime *rt;
-    kt_aid echo;
+    kt_aid echo; // a local echo, or a proxy to a remote one
     long ok;
 } asker_arg;
 
@@ -157,11 +158,20 @@ main(void)
     kt_runtime_cfg cfg = {.threads = 2};
     pthread_t th[NASKERS];
     asker_arg args[NASKERS];
-    kt_aid echo, spawners[NSPAWNERS];
-    kt_runtime *rt = NULL;
+    kt_aid echo, proxy, spawners[NSPAWNERS];
+    kt_spawn_opts named = {.name = "echo"};
+    kt_runtime *rt = NULL, *peer = NULL;
+    char url[64];
     kt_msg *m;
 
+    // A second runtime in this process, reached over ipc through a proxy:
+    // the remote paths (listener, stubs, proxy batches) race too.
+    snprintf(url, sizeof(url), "ipc:///tmp/kt-stress-%d.ipc", (int)getpid());
+    check(kt_runtime_start(&peer, &cfg), "start peer");
+    check(kt_spawn(peer, &echo_ops, NULL, &named, &echo), "spawn peer echo");
+    check(kt_runtime_listen(peer, url), "listen");
     check(kt_runtime_start(&rt, &cfg), "start");
+    check(kt_remote_connect(rt, url, "echo", &proxy), "connect");
     for (int i = 0; i < NRELAY; i++) {
         check(kt_spawn(rt, &relay_ops, NULL, NULL, &relays[i]), "spawn");
     }
@@ -170,7 +180,7 @@ main(void)
     }
     check(kt_spawn(rt, &echo_ops, NULL, NULL, &echo), "spawn echo");
     for (int i = 0; i < NASKERS; i++) {
-        args[i] = (asker_arg){.rt = rt, .echo = echo};
+        args[i] = (asker_arg){.rt = rt, .echo = i == 0 ? echo : proxy};
         pthread_create(&th[i], NULL, asker_main, &args[i]);
     }
     for (int i = 0; i < NRELAY; i++) {
@@ -196,6 +206,8 @@ main(void)
         }
     }
     kt_runtime_stop(rt); // relays are still hopping
+    kt_runtime_stop(peer);
+    unlink(url + strlen("ipc://"));
     printf("stress: hops=%ld spawned=%ld downs=%ld ticks=%ld live=%lld\n",
            atomic_load(&hops), atomic_load(&spawned), atomic_load(&downs),
            atomic_load(&ticks), (long long)kt__alloc_live());
