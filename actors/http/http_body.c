@@ -89,22 +89,27 @@ jstr(json_t *j, const char *k)
     return s != NULL ? s : "";
 }
 
-// resolve_strategy: path relative to the strategies directory (or to the
-// server's directory, for "strategies/x.yaml"), or absolute, and in every
+// resolve_strategy: path relative to the strategies directory, or to its
+// parent (so the guide's "strategies/x.yaml" works whatever the server's
+// working directory), or to the server's directory, or absolute; in every
 // case inside the strategies directory once resolved.
 static bool
 resolve_strategy(http_ctx *c, const char *path, char *out)
 {
     const char *dir = c->srv->strategies;
     size_t dl = strlen(dir);
-    char cand[PATH_MAX * 2];
+    const char *slash = strrchr(dir, '/');
+    int pl = slash != NULL ? (int)(slash - dir) : 0;
+    char cand[PATH_MAX * 2], cand2[PATH_MAX * 2];
 
     snprintf(cand, sizeof(cand), "%s/%s", dir, path);
+    snprintf(cand2, sizeof(cand2), "%.*s/%s", pl, dir, path);
     if (path[0] == '\0' || strlen(path) >= PATH_MAX) {
         kt__http_send_error(c->req, 422, "strategy_path is empty or too long");
         return false;
     }
-    if ((path[0] == '/' || realpath(cand, out) == NULL) &&
+    if ((path[0] == '/' ||
+         (realpath(cand, out) == NULL && realpath(cand2, out) == NULL)) &&
         realpath(path, out) == NULL) {
         kt__http_send_error(c->req, 422, "strategy file not found: %s", path);
         return false;
