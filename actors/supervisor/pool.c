@@ -1,5 +1,6 @@
 // pool.c: local worker processes: posix_spawn, pidfd watches on a reaper
 // thread, pidfd_send_signal (never a recycled pid).
+#define _GNU_SOURCE // posix_spawn_file_actions_addclosefrom_np (glibc 2.34)
 #include "supervisor/pool.h"
 
 #include <errno.h>
@@ -254,6 +255,7 @@ kt_err
 kt_wpool_spawn(kt_wpool *p, char *const argv[], const char *tag, pid_t *pidp)
 {
     posix_spawnattr_t a;
+    posix_spawn_file_actions_t fa;
     pid_t pid;
     kt_err err;
     int rc, fd;
@@ -264,7 +266,18 @@ kt_wpool_spawn(kt_wpool *p, char *const argv[], const char *tag, pid_t *pidp)
     if ((err = pool_spawn_attr(&a)) != KT_OK) {
         return err;
     }
-    rc = posix_spawn(&pid, argv[0], NULL, &a, argv, environ);
+    // Children get stdin/stdout/stderr only: an inherited listening
+    // socket or lock would outlive a killed backend and stop the next one
+    // from binding its address.
+    if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
+        posix_spawnattr_destroy(&a);
+        return KT_ESYSERR | rc;
+    }
+    rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    if (rc == 0) {
+        rc = posix_spawn(&pid, argv[0], &fa, &a, argv, environ);
+    }
+    posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&a);
     if (rc != 0) {
         return KT_ESYSERR | rc;

@@ -74,6 +74,7 @@ typedef struct supervisor {
     uint32_t spawned, restarts, reclaim_pending;
     sup_slot slots[SUP_MAX_LOCAL];
     char url[512], exe[1024];
+    char intents[1024]; // DIR/supervisor ("" = no intents)
 } supervisor;
 
 #define SUP_RESPAWN_TAG 0x5e50000000ull // + slot
@@ -82,6 +83,14 @@ typedef struct supervisor {
 KT_NODISCARD kt_err kt__sup_pend(supervisor *s, kt_aid to, uint32_t type,
                                  const ProtobufCMessage *m, uint32_t timeout,
                                  sup_kind kind, const char *op_id, bool orphan);
+// sup_intent.c: durable "this failed operation will be restarted" marks.
+void kt__sup_intent_init(supervisor *s, const char *data_dir);
+void kt__sup_intent_set(supervisor *s, const char *op_id);
+void kt__sup_intent_clear(supervisor *s, const char *op_id);
+// kt__sup_intent_scan calls fn for every intent left by a previous run.
+void kt__sup_intent_scan(supervisor *s,
+                         void (*fn)(supervisor *s, const char *op_id));
+
 // sup_local.c
 void kt__sup_local_start(supervisor *s);
 void kt__sup_spawn(supervisor *s, uint32_t slot);

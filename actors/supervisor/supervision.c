@@ -14,7 +14,8 @@ kt_supervision_start(kt_runtime *rt, const kt_supervision_cfg *cfg,
                      kt_supervision **sp)
 {
     kt_spawn_opts ro = {.name = KT_WORKERS_NAME};
-    kt_spawn_opts so = {.name = KT_SUP_NAME};
+    // Dedicated: restart intents are fsynced files (sup_intent.c).
+    kt_spawn_opts so = {.name = KT_SUP_NAME, .dedicated = true};
     kt_workers_cfg wc;
     kt__sup_actor_cfg ac;
     kt_aid sup_aid; // == s->sup, which init stores itself

@@ -84,8 +84,13 @@ sup_decide(supervisor *s, sup_op *o, const Ktpb__V1__OperationRecord *rec)
     uint32_t delay = 0;
     int64_t now = kt__wk_now_ms();
 
+    if (rec->status == KTPB__V1__OP_STATUS__OP_RESUMING) {
+        return; // a resume or a boot-time failure is in flight: its
+                // answer decides (the intent stays until then)
+    }
     if (rec->status != KTPB__V1__OP_STATUS__OP_FAILED) {
-        return; // cancelled or completed meanwhile: nothing to restart
+        kt__sup_intent_clear(s, o->op_id);
+        return; // cancelled, completed or running again: nothing to do
     }
     o->restarts = rec->restart_count;
     kt__wk_copy(o->last_error, sizeof(o->last_error), rec->error);
@@ -93,6 +98,7 @@ sup_decide(supervisor *s, sup_op *o, const Ktpb__V1__OperationRecord *rec)
         !kt_restart_decide(&s->cfg.policy, &o->hist, rec->restart_count,
                            rec->started_at_ms, now, &s->rng, &delay)) {
         o->gave_up = true;
+        kt__sup_intent_clear(s, o->op_id);
         kt_log(KT_LOG_WARN, "supervisor",
                "event=give_up actor=supervisor op=%s restarts=%u "
                "error=\"%s\"",
@@ -132,6 +138,7 @@ sup_fail(supervisor *s, sup_op *o, const char *worker, const char *reason,
     d.status = KTPB__V1__OP_STATUS__OP_FAILED;
     d.error = err;
     kt__wk_copy(o->last_error, sizeof(o->last_error), err);
+    kt__sup_intent_set(s, o->op_id); // durable before the failure
     if (kt__sup_pend(s, s->ops, KT_OPS_WORKER_DONE, &d.base, SUP_ASK_MS,
                      SP_FAIL, o->op_id, orphan) != KT_OK) {
         kt_log(KT_LOG_ERR, "supervisor", "event=fail_lost op=%s", o->op_id);
@@ -147,6 +154,7 @@ sup_fail_direct(supervisor *s, const char *op_id, const char *error)
     t.id = (char *)(uintptr_t)op_id;
     t.to = KTPB__V1__OP_STATUS__OP_FAILED;
     t.error = (char *)(uintptr_t)error;
+    kt__sup_intent_set(s, op_id);
     if (kt__sup_pend(s, s->persist, KT_PERSIST_OP_TRANSITION, &t.base,
                      SUP_ASK_MS, SP_FAIL_DIRECT, op_id, true) != KT_OK) {
         kt_log(KT_LOG_ERR, "supervisor", "event=fail_lost op=%s", op_id);
@@ -233,6 +241,8 @@ sup_on_fail(supervisor *s, const sup_pend *p, const kt_msg *m)
         sup_fail_direct(s, o->op_id, o->last_error);
     } else if (r->status == KT_OK) {
         sup_get(s, o->op_id);
+    } else {
+        kt__sup_intent_clear(s, o->op_id); // ended meanwhile
     }
     ktpb__v1__ops_reply__free_unpacked(r, NULL);
 }
@@ -271,6 +281,7 @@ sup_on_resume(supervisor *s, const sup_pend *p, const kt_msg *m)
         o->resumed_at_ns = kt__wk_mono_ns();
         o->attempt = r->op != NULL ? r->op->attempt : o->attempt + 1;
         s->restarts++;
+        kt__sup_intent_clear(s, o->op_id);
         kt_log(KT_LOG_NOTICE, "supervisor",
                "event=restarted actor=supervisor op=%s attempt=%u "
                "after_lost_ms=%.1f",
@@ -279,6 +290,18 @@ sup_on_resume(supervisor *s, const sup_pend *p, const kt_msg *m)
     } else if (r != NULL && r->status == KT_ESTATE) {
         kt_log(KT_LOG_NOTICE, "supervisor", "event=resume_refused op=%s",
                o->op_id); // resumed or cancelled by someone else
+        kt__sup_intent_clear(s, o->op_id);
+    } else if (r != NULL &&
+               (r->status == KT_ENOENT || r->status == KT_EVERSION ||
+                r->status == KT_ECORRUPT)) {
+        // Nothing to restart from (it failed before its first checkpoint,
+        // or the checkpoint is unusable): that will not change by trying
+        // again. It stays failed; the guide's troubleshooting applies.
+        o->gave_up = true;
+        kt__sup_intent_clear(s, o->op_id);
+        kt_log(KT_LOG_WARN, "supervisor",
+               "event=give_up actor=supervisor op=%s why=\"%s\"", o->op_id,
+               r->message);
     } else {
         sup_get(s, o->op_id); // it failed again: the policy decides
     }
@@ -333,6 +356,17 @@ sup_on_boot_list(supervisor *s, const kt_msg *m)
     free(pbs);
     free(pp);
     ktpb__v1__op_list_reply__free_unpacked(r, NULL);
+}
+
+// A restart intent left by the previous backend: decide again from the
+// record (a failed operation is restarted, anything else is done).
+static void
+sup_boot_intent(supervisor *s, const char *op_id)
+{
+    if (sup_op_get(s, op_id, true) != NULL) {
+        kt_log(KT_LOG_NOTICE, "supervisor", "event=intent op=%s", op_id);
+        sup_get(s, op_id);
+    }
 }
 
 static void
@@ -510,6 +544,8 @@ supervisor_init(void *state, kt_actor *self, const void *cfg)
                             SUP_ASK_MS, SP_BOOT_LIST, "", false)) != KT_OK) {
         return err;
     }
+    kt__sup_intent_init(s, c->sup.data_dir);
+    kt__sup_intent_scan(s, sup_boot_intent);
     kt__sup_local_start(s);
     return KT_OK;
 }

@@ -27,6 +27,9 @@ typedef struct kt_supervisor_cfg {
     bool policy_set;           // false = kt_restart_policy_default
     uint32_t reclaim_grace_ms; // 0 = KT_SUP_DEFAULT_GRACE_MS
     uint64_t seed;             // jitter; 0 = from the clock
+    const char *data_dir;      // restart intents in DIR/supervisor/ (a
+                               // restart waiting out its backoff survives
+                               // a backend crash); NULL = none
     // Local worker processes (none when local_workers == 0).
     uint32_t local_workers;
     const char *worker_exe; // the ktrdr binary

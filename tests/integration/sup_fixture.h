@@ -72,6 +72,7 @@ sf_open(sf *t, uint32_t n, const kt_restart_policy *pol, uint32_t hb_ms)
     sc.sup.policy_set = true;
     sc.sup.reclaim_grace_ms = 2000;
     sc.sup.seed = 42;
+    sc.sup.data_dir = t->f.dir;
     sc.sup.local_workers = n;
     sc.sup.worker_exe = SF_KTRDR;
     sc.sup.backend_url = t->url;
@@ -79,6 +80,33 @@ sf_open(sf *t, uint32_t n, const kt_restart_policy *pol, uint32_t hb_ms)
     cr_assert_eq(kt_supervision_start(t->f.rt, &sc, &t->s), KT_OK);
     t->reg = kt_supervision_registry(t->s);
     t->sup = kt_supervision_supervisor(t->s);
+}
+
+// sf_rm_rf removes a temporary tree (our own: ops_fixture's fx_rm_rf
+// trips -Wformat-truncation when inlined here).
+static inline void
+sf_rm_rf(const char *path)
+{
+    char sub[4096];
+    struct dirent *e;
+    struct stat st;
+    DIR *d;
+
+    if (lstat(path, &st) != 0) {
+        return;
+    }
+    if (S_ISDIR(st.st_mode) && (d = opendir(path)) != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+                (size_t)snprintf(sub, sizeof(sub), "%.3800s/%.255s", path,
+                                 e->d_name) >= sizeof(sub)) {
+                continue;
+            }
+            sf_rm_rf(sub);
+        }
+        (void)closedir(d);
+    }
+    (void)remove(path);
 }
 
 static inline void
@@ -101,7 +129,7 @@ sf_close(sf *t)
         kt_runtime_stop(t->crt);
         t->crt = NULL;
     }
-    fx_rm_rf(t->f.dir);
+    sf_rm_rf(t->f.dir);
 }
 
 static inline int64_t
@@ -204,11 +232,81 @@ sf_slot_of(sf *t, const char *op_id)
     return slot;
 }
 
+// sf_get: OpsGet that survives a backend restart: a request lost with a
+// killed backend is asked again (GET is idempotent).
+static inline Ktpb__V1__OpsReply *
+sf_get(sf *t, const char *id)
+{
+    Ktpb__V1__OpsGetRequest g;
+    int64_t end = sf_ms() + FX_TIMEOUT_MS;
+
+    ktpb__v1__ops_get_request__init(&g);
+    g.id = FX_S(id);
+    for (;;) {
+        size_t n = ktpb__v1__ops_get_request__get_packed_size(&g);
+        kt_msg *req, *rep = NULL;
+        kt_err err;
+        cr_assert_eq(kt_msg_alloc(&req, KT_OPS_GET, n), KT_OK);
+        ktpb__v1__ops_get_request__pack(&g, kt_msg_body(req));
+        if ((err = kt_runtime_ask(t->f.rt, t->f.ops, req, 2000, &rep)) ==
+            KT_OK) {
+            Ktpb__V1__OpsReply *r = ktpb__v1__ops_reply__unpack(
+                NULL, kt_msg_len(rep), kt_msg_body(rep));
+            kt_msg_free(rep);
+            cr_assert_not_null(r);
+            return r;
+        }
+        if (err != KT_ETIMEDOUT) {
+            kt_msg_free(req);
+        }
+        if (sf_ms() >= end && t->backend > 0 && getenv("KT_SF_GDB")) {
+            char cmd[400];
+            snprintf(cmd, sizeof(cmd),
+                     "gdb -p %d -batch -ex 'thread apply all bt' -ex "
+                     "'p *rt_list->remotes' -ex "
+                     "'p *rt_list->remotes->in.held' -ex "
+                     "'p rt_list->remotes->in.held_to' >&2 2>/dev/null",
+                     (int)t->backend);
+            (void)system(cmd);
+        }
+        cr_assert_lt(sf_ms(), end, "no reply to OpsGet %s", id);
+    }
+}
+
+static inline Ktpb__V1__OpStatus
+sf_status(sf *t, const char *id)
+{
+    Ktpb__V1__OpsReply *r = sf_get(t, id);
+    Ktpb__V1__OpStatus st = r->status == 0 && r->op ? r->op->status : 0;
+
+    ktpb__v1__ops_reply__free_unpacked(r, NULL);
+    return st;
+}
+
+static inline bool
+sf_wait_status(sf *t, const char *id, Ktpb__V1__OpStatus want, int ms)
+{
+    int64_t end = sf_ms() + ms;
+
+    for (;;) {
+        Ktpb__V1__OpsReply *r = sf_get(t, id);
+        bool ok = r->status == 0 && r->op != NULL && r->op->status == want;
+        ktpb__v1__ops_reply__free_unpacked(r, NULL);
+        if (ok) {
+            return true;
+        }
+        if (sf_ms() > end) {
+            return false;
+        }
+        usleep(5000);
+    }
+}
+
 // sf_record: the operation record (caller frees the reply).
 static inline Ktpb__V1__OperationRecord *
 sf_record(sf *t, const char *id, Ktpb__V1__OpsReply **keep)
 {
-    *keep = fx_get(&t->f, id);
+    *keep = sf_get(t, id);
     cr_assert_eq((*keep)->status, 0, "%s", (*keep)->message);
     cr_assert_not_null((*keep)->op);
     return (*keep)->op;
@@ -349,7 +447,15 @@ sf_backend_start(sf *t, uint32_t n, const char *const *args)
     posix_spawn_file_actions_destroy(&fa);
     close(p[1]);
     FILE *fp = fdopen(p[0], "r");
-    cr_assert_not_null(fgets(line, sizeof(line), fp), "backend did not start");
+    if (fgets(line, sizeof(line), fp) == NULL) {
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd),
+                 "cat /proc/locks >&2; ls -l /proc/[0-9]*/fd 2>/dev/null | "
+                 "grep -B30 '%s/persist.lock' | grep -E '^/proc|lock' >&2",
+                 t->f.dir);
+        (void)system(cmd);
+        cr_assert_fail("backend did not start");
+    }
     fclose(fp);
     cr_assert(strncmp(line, "ready", 5) == 0, "backend said %s", line);
 }

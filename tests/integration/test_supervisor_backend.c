@@ -53,10 +53,9 @@ Test(supervisor_backend, backend_sigkill_operation_continues_unrestarted)
         cr_assert_lt(sf_ms() - up, 2000, "no re-registration within 2 s");
         usleep(2000);
     }
-    cr_assert_eq(fx_status(&t.f, id), KTPB__V1__OP_STATUS__OP_RUNNING,
+    cr_assert_eq(sf_status(&t, id), KTPB__V1__OP_STATUS__OP_RUNNING,
                  "still running after the backend restart");
-    cr_assert(
-        fx_wait_status(&t.f, id, KTPB__V1__OP_STATUS__OP_COMPLETED, 30000));
+    cr_assert(sf_wait_status(&t, id, KTPB__V1__OP_STATUS__OP_COMPLETED, 30000));
     op = sf_record(&t, id, &keep);
     cr_expect_eq(op->restart_count, 0);
     cr_expect_eq(op->attempt, 1, "continued, not restarted");
@@ -65,7 +64,7 @@ Test(supervisor_backend, backend_sigkill_operation_continues_unrestarted)
     cr_assert_neq(sf_reap_any(orphans[0], 10000), -1, "orphan still alive");
     ref = fx_train_ok(&t.f, 24, 2, -1);
     cr_assert(
-        fx_wait_status(&t.f, ref, KTPB__V1__OP_STATUS__OP_COMPLETED, 30000));
+        sf_wait_status(&t, ref, KTPB__V1__OP_STATUS__OP_COMPLETED, 30000));
     sf_same_weights(&t, id, ref);
     free(id);
     free(ref);
@@ -87,15 +86,14 @@ Test(supervisor_backend, worker_gone_with_backend_restarts_after_grace)
     sf_backend_kill(&t);
     cr_assert_eq(kill(orphans[0], SIGKILL), 0); // and its worker with it
     sf_backend_start(&t, 1, fast_args);
-    cr_assert(
-        fx_wait_status(&t.f, id, KTPB__V1__OP_STATUS__OP_COMPLETED, 30000));
+    cr_assert(sf_wait_status(&t, id, KTPB__V1__OP_STATUS__OP_COMPLETED, 30000));
     op = sf_record(&t, id, &keep);
     cr_expect_eq(op->restart_count, 1, "restarted once by the policy");
     cr_expect_eq(op->attempt, 2);
     ktpb__v1__ops_reply__free_unpacked(keep, NULL);
     ref = fx_train_ok(&t.f, 20, 2, -1);
     cr_assert(
-        fx_wait_status(&t.f, ref, KTPB__V1__OP_STATUS__OP_COMPLETED, 30000));
+        sf_wait_status(&t, ref, KTPB__V1__OP_STATUS__OP_COMPLETED, 30000));
     sf_same_weights(&t, id, ref);
     free(id);
     free(ref);

@@ -4,12 +4,15 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "supervisor/policy.h"
+
+#define S(x) ((char *)(uintptr_t)(x))
 #include "supervisor/pool.h"
 
 TestSuite(supervisor_policy, .timeout = 20.0);
@@ -193,7 +196,7 @@ Test(supervisor_pool, sigkill_is_detected_within_100ms)
     static seen s;
     kt_wpool *p;
     pid_t pid;
-    char *argv[] = {(char *)"/bin/sleep", (char *)"30", NULL};
+    char *argv[] = {S("/bin/sleep"), S("30"), NULL};
 
     cr_assert_eq(kt_wpool_open(&p, on_exit_cb, &s), KT_OK);
     cr_assert_eq(kt_wpool_spawn(p, argv, "w1", &pid), KT_OK);
@@ -216,7 +219,7 @@ Test(supervisor_pool, exit_code_is_reported)
     static seen s;
     kt_wpool *p;
     pid_t pid;
-    char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)"exit 3", NULL};
+    char *argv[] = {S("/bin/sh"), S("-c"), S("exit 3"), NULL};
 
     cr_assert_eq(kt_wpool_open(&p, on_exit_cb, &s), KT_OK);
     cr_assert_eq(kt_wpool_spawn(p, argv, "x", &pid), KT_OK);
@@ -232,7 +235,7 @@ Test(supervisor_pool, kill_through_the_pool_and_wait_empty)
     static seen s;
     kt_wpool *p;
     pid_t a, b;
-    char *argv[] = {(char *)"/bin/sleep", (char *)"30", NULL};
+    char *argv[] = {S("/bin/sleep"), S("30"), NULL};
 
     cr_assert_eq(kt_wpool_open(&p, on_exit_cb, &s), KT_OK);
     cr_assert_eq(kt_wpool_spawn(p, argv, "a", &a), KT_OK);
@@ -250,7 +253,7 @@ Test(supervisor_pool, bad_arguments_and_missing_binary)
 {
     kt_wpool *p;
     pid_t pid = 0;
-    char *argv[] = {(char *)"/nonexistent/ktrdr", NULL};
+    char *argv[] = {S("/nonexistent/ktrdr"), NULL};
     char *empty[] = {NULL};
 
     cr_assert_eq(kt_wpool_open(NULL, NULL, NULL), KT_EINVAL);
@@ -270,7 +273,7 @@ Test(supervisor_pool, close_kills_remaining_children)
 {
     kt_wpool *p;
     pid_t pid;
-    char *argv[] = {(char *)"/bin/sleep", (char *)"30", NULL};
+    char *argv[] = {S("/bin/sleep"), S("30"), NULL};
 
     cr_assert_eq(kt_wpool_open(&p, NULL, NULL), KT_OK);
     cr_assert_eq(kt_wpool_spawn(p, argv, "a", &pid), KT_OK);

@@ -10,7 +10,7 @@
 #include "sup_fixture.h"
 
 static sf t;
-static char ns[32], veth[32];
+static char ns[64], veth[64];
 static int subnet;
 
 static void
@@ -54,7 +54,7 @@ TestSuite(workers_remote, .init = setup, .fini = teardown, .timeout = 60.0);
 static bool
 netns_up(void)
 {
-    char cmd[512];
+    char cmd[2048];
     const char *ip = access("/usr/sbin/ip", X_OK) == 0 ? "/usr/sbin/ip"
                      : access("/sbin/ip", X_OK) == 0   ? "/sbin/ip"
                                                        : NULL;
@@ -65,16 +65,17 @@ netns_up(void)
     subnet = 1 + getpid() % 250;
     snprintf(ns, sizeof(ns), "ktw%d", (int)getpid());
     snprintf(veth, sizeof(veth), "ktw%da", (int)getpid());
-    snprintf(cmd, sizeof(cmd),
-             "%s netns add %s && %s link add %s type veth peer name ktw%db "
-             "&& %s link set ktw%db netns %s && %s addr add 10.213.%d.1/30 "
-             "dev %s && %s link set %s up && %s netns exec %s %s addr add "
-             "10.213.%d.2/30 dev ktw%db && %s netns exec %s %s link set "
-             "ktw%db up && %s netns exec %s %s link set lo up",
-             ip, ns, ip, veth, (int)getpid(), ip, (int)getpid(), ns, ip, subnet,
-             veth, ip, veth, ip, ns, ip, subnet, (int)getpid(), ip, ns, ip,
-             (int)getpid(), ip, ns, ip);
-    return system(cmd) == 0;
+    int n =
+        snprintf(cmd, sizeof(cmd),
+                 "%s netns add %s && %s link add %s type veth peer name ktw%db "
+                 "&& %s link set ktw%db netns %s && %s addr add 10.213.%d.1/30 "
+                 "dev %s && %s link set %s up && %s netns exec %s %s addr add "
+                 "10.213.%d.2/30 dev ktw%db && %s netns exec %s %s link set "
+                 "ktw%db up && %s netns exec %s %s link set lo up",
+                 ip, ns, ip, veth, (int)getpid(), ip, (int)getpid(), ns, ip,
+                 subnet, veth, ip, veth, ip, ns, ip, subnet, (int)getpid(), ip,
+                 ns, ip, (int)getpid(), ip, ns, ip);
+    return (size_t)n < sizeof(cmd) && system(cmd) == 0;
 }
 
 static void

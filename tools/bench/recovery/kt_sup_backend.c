@@ -108,6 +108,7 @@ main(int argc, char **argv)
     sc.sup.policy_set = true;
     sc.sup.reclaim_grace_ms = o.grace_ms;
     sc.sup.seed = o.seed;
+    sc.sup.data_dir = o.data;
     sc.sup.local_workers = o.exe != NULL ? o.workers : 0;
     sc.sup.worker_exe = o.exe;
     sc.sup.backend_url = o.url;
