@@ -192,16 +192,21 @@ Test(runtime_basic, send_to_dead_actor_is_enoent)
     stop_checked(rt);
 }
 
-// blocker: its first message makes it wait until *gate != 0, so its
-// mailbox fills up behind it.
+// blocker: its first message makes it wait until gate != 0, so its
+// mailbox fills up behind it; entered says it is waiting.
+typedef struct blocker_cfg {
+    atomic_long gate, entered;
+} blocker_cfg;
+
 static kt_err
 blocker_handle(void *state, kt_actor *self, kt_msg *msg)
 {
-    atomic_long *gate;
+    blocker_cfg *c;
 
     (void)self;
-    memcpy(&gate, state, sizeof(gate));
-    while (atomic_load(gate) == 0) {
+    memcpy(&c, state, sizeof(c));
+    atomic_store(&c->entered, 1);
+    while (atomic_load(&c->gate) == 0) {
     }
     kt_msg_free(msg);
     return KT_OK;
@@ -223,18 +228,22 @@ static const kt_actor_ops blocker_ops = {.name = "blocker",
 Test(runtime_basic, full_mailbox_is_eagain)
 {
     kt_runtime *rt = start_rt(1, 4);
-    atomic_long gate = 0;
-    kt_aid b = spawn_ok(rt, &blocker_ops, &gate, NULL);
+    blocker_cfg c = {0};
+    kt_aid b = spawn_ok(rt, &blocker_ops, &c, NULL);
     kt_msg *m;
     int sent = 0;
 
+    // The first message is being handled (no longer queued) before the
+    // mailbox is filled, so the count below does not race the handler.
+    cr_assert_eq(kt_send(NULL, b, msg_new(T_PING, NULL, 0)), KT_OK);
+    cr_assert(wait_atomic(&c.entered, 1, 5000));
     for (int i = 0; i < 4; i++) {
         cr_assert_eq(kt_send(NULL, b, msg_new(T_PING, NULL, 0)), KT_OK);
         sent++;
     }
     m = msg_new(T_PING, NULL, 0);
     cr_assert_eq(kt_send(NULL, b, m), KT_EAGAIN);
-    atomic_store(&gate, 1);
+    atomic_store(&c.gate, 1);
     kt_msg_free(m);
     stop_checked(rt);
     cr_assert_eq(sent, 4);

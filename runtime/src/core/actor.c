@@ -10,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "core/msg.h"
+#include "core/outbox.h"
 #include "core/sched.h"
 #include "io/net.h"
 #include "ktpb/v1/envelope.pb-c.h"
@@ -43,9 +44,9 @@ actor_deliver(kt__ep *ep, kt_msg *m)
         return KT_OK;
     }
     if (cur != NULL) { // another runtime thread: batched per turn
-        err = kt__sched_forward(cur, a->sched, m, a->ep.byid.id);
+        err = kt__outbox_add(cur, a->sched, m, a->ep.byid.id);
     } else {
-        err = kt__net_send(a->sched->mbox, m, a->ep.byid.id, NULL, 0);
+        err = kt__outbox_send(a->sched, m, a->ep.byid.id);
     }
     if (err != KT_OK) {
         atomic_fetch_sub_explicit(&a->queued, 1, memory_order_relaxed);

@@ -8,12 +8,14 @@
 #include <kt/log.h>
 
 #include "base/alloc.h"
+#include "core/outbox.h"
 
-#define RX_BATCH    1024  // frames taken from the socket per wake-up
-#define RUN_BATCH   512   // messages handled before the loop polls again
-#define ACTOR_BATCH 64    // messages one actor handles before yielding
-#define OUT_MAX     65536 // bytes gathered for a thread before sending early
-#define OUT_RETRY   1     // ms before retrying a full socket
+#define RX_BATCH    1024 // frames taken from the socket per wake-up
+#define RUN_BATCH   512  // messages handled before the loop polls again
+#define ACTOR_BATCH 64   // messages one actor handles before yielding
+// After a check of the socket found nothing yet (a frame on its way through
+// NNG), messages run before the run loop checks again.
+#define RX_BACKOFF 16
 
 static _Thread_local kt__sched *sched_cur;
 
@@ -36,7 +38,7 @@ sched_runq_push(kt__sched *s, kt_actor *a)
         s->runq_tail->runnext = a;
     }
     s->runq_tail = a;
-    if (was_empty) {
+    if (was_empty && !s->running) { // sched_run_cb goes on by itself
         kt__ev_activate(s->run_ev);
     }
 }
@@ -65,43 +67,13 @@ kt__sched_resume(kt__sched *s, kt_actor *a)
     }
 }
 
-static void
-sched_run_cb(void *arg)
+// Take up to RX_BATCH frames from the socket into mailboxes; returns how
+// many NNG messages were taken.
+static long
+sched_rx(kt__sched *s)
 {
-    kt__sched *s = arg;
-    int budget = RUN_BATCH;
-    kt_actor *a;
-
-    while (budget > 0 && (a = s->runq) != NULL) {
-        bool gone = false;
-        int n = 0;
-
-        if ((s->runq = a->runnext) == NULL) {
-            s->runq_tail = NULL;
-        }
-        a->in_runq = false;
-        while (!gone && !a->paused && a->mb_head != NULL && n < ACTOR_BATCH) {
-            kt_msg *m = a->mb_head;
-            if ((a->mb_head = m->next) == NULL) {
-                a->mb_tail = NULL;
-            }
-            gone = kt__actor_dispatch(a, m);
-            n++;
-        }
-        budget -= n;
-        if (!gone && !a->paused && a->mb_head != NULL && !a->in_runq) {
-            sched_runq_push(s, a);
-        }
-    }
-    if (s->runq != NULL) {
-        kt__ev_activate(s->run_ev);
-    }
-}
-
-static void
-sched_rx_cb(void *arg)
-{
-    kt__sched *s = arg;
+    uint64_t before = kt__net_rx_msgs(s->mbox);
+    long taken;
     kt__addr to;
     kt_msg *m;
 
@@ -131,69 +103,75 @@ sched_rx_cb(void *arg)
     if (kt__net_pending(s->mbox)) {
         kt__ev_activate(s->rx_ev); // the rest of a batch: after this turn
     }
+    if ((taken = (long)(kt__net_rx_msgs(s->mbox) - before)) > 0) {
+        kt__outbox_settle(s, taken);
+    }
+    return taken;
 }
 
-// Send every outbox; batches a full socket refuses wait for a retry.
 static void
-sched_flush_cb(void *arg)
+sched_rx_cb(void *arg)
+{
+    (void)sched_rx(arg);
+}
+
+// Between two messages of the run loop: mail another thread sent here is
+// taken into the mailboxes now, so it is not held back by an actor that
+// keeps sending itself messages (which never leave this thread). One
+// relaxed load while nothing comes; a frame still on its way through NNG
+// is looked for again after RX_BACKOFF messages.
+static inline void
+sched_run_rx(kt__sched *s)
+{
+    if (atomic_load_explicit(&s->rx_waiting, memory_order_relaxed) > 0) {
+        if (s->rx_skip > 0) {
+            s->rx_skip--;
+        } else if (sched_rx(s) == 0) {
+            s->rx_skip = RX_BACKOFF;
+        }
+    }
+}
+
+// Run actors with mail: ACTOR_BATCH messages each in turn, RUN_BATCH in
+// all. Work left over waits for a 0 ms timer, so the loop polls its
+// descriptors and timers first: libevent runs an event activated during
+// its pass (by event_active) in that same pass, so re-activating run_ev
+// from here, or from a send made here, would starve them under a
+// self-send loop.
+static void
+sched_run_cb(void *arg)
 {
     kt__sched *s = arg;
-    kt__outbox **pp = &s->out;
+    int budget = RUN_BATCH;
+    kt_actor *a;
 
-    while (*pp != NULL) {
-        kt__outbox *o = *pp;
-        kt_err err =
-            o->b != NULL ? kt__net_batch_send(o->dst->mbox, o->b) : KT_OK;
-        if (err == KT_EAGAIN) {
-            pp = &o->next;
-            continue;
-        }
-        if (err != KT_OK) {
-            kt_log(KT_LOG_NOTICE, "sched", "event=drop reason=\"%s\" bytes=%zu",
-                   kt_strerror(err), kt__net_batch_len(o->b));
-            kt__net_batch_free(o->b);
-        }
-        *pp = o->next;
-        kt__free(o, sizeof(*o));
-    }
-    if (s->out != NULL && kt__ev_start(s->flush_ev, OUT_RETRY) != KT_OK) {
-        kt__ev_activate(s->flush_ev);
-    }
-}
+    s->running = true;
+    while (budget > 0 && (a = s->runq) != NULL) {
+        bool gone = false;
+        int n = 0;
 
-kt_err
-kt__sched_forward(kt__sched *s, kt__sched *dst, const kt_msg *m,
-                  kt_aid receiver)
-{
-    kt__outbox *o;
-    bool fresh = false;
-    kt_err err;
-
-    for (o = s->out; o != NULL && o->dst != dst; o = o->next) {
-    }
-    if (o == NULL) {
-        if ((o = kt__zalloc(sizeof(*o))) == NULL) {
-            return KT_ENOMEM;
+        if ((s->runq = a->runnext) == NULL) {
+            s->runq_tail = NULL;
         }
-        o->dst = dst;
-        fresh = true;
-    }
-    if ((err = kt__net_batch_add(&o->b, m, receiver)) != KT_OK) {
-        if (fresh) {
-            kt__free(o, sizeof(*o));
+        a->in_runq = false;
+        while (!gone && !a->paused && a->mb_head != NULL && n < ACTOR_BATCH) {
+            kt_msg *m = a->mb_head;
+            if ((a->mb_head = m->next) == NULL) {
+                a->mb_tail = NULL;
+            }
+            gone = kt__actor_dispatch(a, m);
+            n++;
+            sched_run_rx(s);
         }
-        return err;
+        budget -= n;
+        if (!gone && !a->paused && a->mb_head != NULL && !a->in_runq) {
+            sched_runq_push(s, a);
+        }
     }
-    if (fresh) {
-        o->next = s->out;
-        s->out = o;
-        kt__ev_activate(s->flush_ev); // runs after this turn's callbacks
+    s->running = false;
+    if (s->runq != NULL && kt__ev_start(s->run_ev, 0) != KT_OK) {
+        kt__ev_activate(s->run_ev);
     }
-    if (kt__net_batch_len(o->b) >= OUT_MAX &&
-        kt__net_batch_send(dst->mbox, o->b) == KT_OK) {
-        o->b = NULL; // the outbox stays listed; the flush drops it empty
-    }
-    return KT_OK;
 }
 
 static void
@@ -350,7 +328,10 @@ kt__sched_forget(kt__sched *s, kt_actor *a)
     }
     pthread_mutex_unlock(&s->ctl_mtx);
     if (s->dedicated && s->actors == NULL) {
-        kt__loop_break(s->loop);
+        // Not at once: what the actor sent in its last callback (and its
+        // downs) is still in the outboxes; the flush ends the loop.
+        s->ending = true;
+        kt__ev_activate(s->flush_ev);
     }
 }
 
@@ -377,7 +358,7 @@ sched_events(kt__sched *s)
             KT_OK ||
         (err = kt__ev_alloc(s->loop, -1, false, sched_ctl_cb, s, &s->ctl_ev)) !=
             KT_OK ||
-        (err = kt__ev_alloc(s->loop, -1, false, sched_flush_cb, s,
+        (err = kt__ev_alloc(s->loop, -1, false, kt__outbox_flush_cb, s,
                             &s->flush_ev)) != KT_OK) {
         return err;
     }
@@ -391,12 +372,7 @@ sched_release(kt__sched *s)
     kt__ev_free(s->run_ev);
     kt__ev_free(s->ctl_ev);
     kt__ev_free(s->flush_ev);
-    while (s->out != NULL) {
-        kt__outbox *o = s->out;
-        s->out = o->next;
-        kt__net_batch_free(o->b);
-        kt__free(o, sizeof(*o));
-    }
+    kt__outbox_free_all(s);
     kt__net_close(s->mbox); // frames still queued are freed by NNG
     if (s->loop != NULL) {
         kt__loop_free(s->loop);
@@ -417,6 +393,7 @@ kt__sched_start(kt_runtime *rt, bool dedicated, kt__sched **sp)
     s->rt = rt;
     s->dedicated = dedicated;
     atomic_init(&s->done, false);
+    atomic_init(&s->rx_waiting, 0);
     pthread_mutex_init(&s->ctl_mtx, NULL);
     snprintf(s->url, sizeof(s->url), "inproc://kt-sched-%" PRIu64,
              kt__next_id());

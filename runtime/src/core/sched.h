@@ -18,7 +18,7 @@ enum {
     KT__CTL_KILL = 1u << 2,     // stop with kill_reason
 };
 
-// Frames gathered for another thread during one loop turn (sched.c).
+// Frames gathered for another thread during one loop turn (outbox.c).
 typedef struct kt__outbox {
     kt__sched *dst;
     kt__batch *b;
@@ -42,8 +42,14 @@ struct kt__sched {
     pthread_mutex_t ctl_mtx;
     kt_actor *ctlq, *ctlq_tail;
     bool shutdown;    // under ctl_mtx
+    bool ending;      // dedicated, its actor gone: leave once flushed
+    int rx_skip;      // run loop: socket checks to skip (thread only)
+    bool running;     // in sched_run_cb (thread only)
     atomic_bool done; // the thread left its loop
     kt__sched *next;  // runtime's dedicated list
+    // NNG messages sent to mbox by the runtime and not yet taken (a hint:
+    // the run loop reads the socket between messages while it is > 0).
+    atomic_long rx_waiting;
 };
 
 // kt__sched_start creates a scheduler and starts its thread.
@@ -63,14 +69,11 @@ void kt__sched_push(kt__sched *s, kt_actor *a, kt_msg *m);
 // while paused its mail stays queued, so senders meet the mailbox limit
 // (back-pressure). On a's thread.
 void kt__sched_resume(kt__sched *s, kt_actor *a);
-// kt__sched_forward copies m (for receiver on dst) into s's outbox for
-// dst, sent as one batch at the end of s's current turn (on s's thread).
-kt_err kt__sched_forward(kt__sched *s, kt__sched *dst, const kt_msg *m,
-                         kt_aid receiver);
 // kt__sched_post queues control bits for a (any thread; a must be alive:
 // registered under the read lock, or owned by the caller).
 void kt__sched_post(kt_actor *a, unsigned ctl, kt_err reason, kt_aid from);
-// kt__sched_forget unlinks a from every queue of s before it is freed.
+// kt__sched_forget unlinks a from every queue of s before it is freed. A
+// dedicated scheduler whose actor is gone ends once its outboxes are sent.
 void kt__sched_forget(kt__sched *s, kt_actor *a);
 
 #endif // KT_CORE_SCHED_H

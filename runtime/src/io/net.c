@@ -39,6 +39,7 @@ struct kt__sock {
     void *gone_arg;
     nng_msg *cur;         // mailbox: the batch being taken apart
     size_t off;           // next frame in cur
+    uint64_t rx_msgs;     // mailbox: NNG messages taken (receiver only)
     Ktpb__V1__Batch *env; // peer: the batch being taken apart
     size_t env_next;
     uint32_t env_pipe;
@@ -475,6 +476,12 @@ net_next_env(kt__sock *s, kt_msg **msgp, kt__addr *to)
     return err;
 }
 
+uint64_t
+kt__net_rx_msgs(const kt__sock *s)
+{
+    return s->rx_msgs;
+}
+
 bool
 kt__net_pending(const kt__sock *s)
 {
@@ -498,6 +505,7 @@ kt__net_recv(kt__sock *s, kt_msg **msgp, kt__addr *to)
         }
         s->cur = nm;
         s->off = 0;
+        s->rx_msgs++;
     }
     return net_next_frame(s, msgp, to);
 }

@@ -64,6 +64,9 @@ void kt__net_batch_free(kt__batch *b);
 // kt__net_pending: frames of a batch already taken from NNG wait in s (the
 // descriptor does not show them: call kt__net_recv again).
 bool kt__net_pending(const kt__sock *s);
+// kt__net_rx_msgs: how many NNG messages (frames or batches) a mailbox
+// socket has taken so far (the receiving thread only).
+uint64_t kt__net_rx_msgs(const kt__sock *s);
 // kt__net_recv takes one waiting frame without blocking. Errors: KT_EAGAIN
 // (none waits), KT_EPROTO (malformed: logged and dropped), KT_ENOMEM.
 kt_err kt__net_recv(kt__sock *s, kt_msg **msgp, kt__addr *to);
