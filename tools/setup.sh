@@ -29,3 +29,10 @@ cmake -S "$top" -B "$build" -G Ninja \
     -DKT_SANITIZE="${KT_SANITIZE:-}" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 ln -sf "$build/compile_commands.json" "$top/compile_commands.json" 2>/dev/null || true
+# The guide's commands say `ktrdr ...`: put the default build on PATH when we
+# may (root, or a writable /usr/local/bin); KT_NO_LINK=1 skips it.
+if [ -z "${1:-}" ] && [ -z "${KT_NO_LINK:-}" ] && [ -x "$build/cli/ktrdr" ] &&
+    [ -w /usr/local/bin ]; then
+    ln -sf "$build/cli/ktrdr" /usr/local/bin/ktrdr
+    echo "setup: ktrdr -> /usr/local/bin/ktrdr"
+fi
