@@ -13,6 +13,7 @@
 #include <kt/log.h>
 
 #include "base/alloc.h"
+#include "io/guard.h"
 #include "ktpb/v1/envelope.pb-c.h"
 
 #define FRAME_MAGIC 0x4b544631u // "KTF1"
@@ -37,6 +38,7 @@ struct kt__sock {
     int send_fd;
     kt__pipe_gone_cb gone;
     void *gone_arg;
+    kt__guard *guard;     // peer listeners on ipc:// and tcp://
     nng_msg *cur;         // mailbox: the batch being taken apart
     size_t off;           // next frame in cur
     uint64_t rx_msgs;     // mailbox: NNG messages taken (receiver only)
@@ -122,9 +124,43 @@ net_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     kt__sock *s = arg;
 
-    if (ev == NNG_PIPE_EV_REM_POST && s->gone != NULL) {
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        if (s->guard != NULL) {
+            kt__guard_pipe_added(s->guard);
+        }
+    } else if (s->gone != NULL) {
         s->gone(s->gone_arg, (uint32_t)nng_pipe_id(p));
     }
+}
+
+// Listen at url. ipc:// and tcp:// listeners get a watchdog (guard.h),
+// started before the listener so the pipe callback always sees it: NNG
+// 1.5.2 may stop accepting after a stray connection.
+static int
+net_listen(kt__sock *s, const char *url)
+{
+    nng_listener lst;
+    int rv;
+
+    if ((rv = nng_pipe_notify(s->rx, NNG_PIPE_EV_ADD_POST, net_pipe_cb, s)) !=
+            0 ||
+        (rv = nng_pipe_notify(s->rx, NNG_PIPE_EV_REM_POST, net_pipe_cb, s)) !=
+            0 ||
+        (rv = nng_listener_create(&lst, s->rx, url)) != 0) {
+        return rv;
+    }
+    if (strncmp(url, "inproc://", 9) != 0 &&
+        kt__guard_start(&s->guard, s->rx, lst, url) != KT_OK) {
+        nng_listener_close(lst);
+        return NNG_ENOMEM;
+    }
+    if ((rv = nng_listener_start(lst, 0)) != 0) {
+        kt__guard_stop(s->guard);
+        nng_listener_close(lst);
+        kt__guard_free(s->guard);
+        s->guard = NULL;
+    }
+    return rv;
 }
 
 static kt_err
@@ -150,9 +186,7 @@ net_peer_open(kt__sock **sp, const char *url, bool listen,
     (void)nng_socket_set_ms(s->rx, NNG_OPT_RECONNMINT, 10);
     (void)nng_socket_set_ms(s->rx, NNG_OPT_RECONNMAXT, 1000);
     if (listen) {
-        if ((rv = nng_pipe_notify(s->rx, NNG_PIPE_EV_REM_POST, net_pipe_cb,
-                                  s)) != 0 ||
-            (rv = nng_listen(s->rx, url, NULL, 0)) != 0) {
+        if ((rv = net_listen(s, url)) != 0) {
             goto close_sock;
         }
     } else if ((rv = nng_dial(s->rx, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
@@ -184,6 +218,12 @@ kt__net_peer_dial(kt__sock **sp, const char *url)
     return net_peer_open(sp, url, false, NULL, NULL);
 }
 
+uint64_t
+kt__net_relistens(const kt__sock *s)
+{
+    return kt__guard_relistens(s->guard);
+}
+
 int
 kt__net_fd(const kt__sock *s)
 {
@@ -205,7 +245,9 @@ kt__net_close(kt__sock *s)
     if (!s->peer) {
         nng_close(s->tx);
     }
-    nng_close(s->rx); // waits for pipe callbacks to finish
+    kt__guard_stop(s->guard); // it may listen again until stopped
+    nng_close(s->rx);         // waits for pipe callbacks to finish
+    kt__guard_free(s->guard);
     if (s->cur != NULL) {
         nng_msg_free(s->cur);
     }
@@ -291,60 +333,6 @@ kt__net_batch_free(kt__batch *b)
     if (b != NULL) {
         nng_msg_free((nng_msg *)b);
     }
-}
-
-// One entry of a ktpb.v1.Batch (field 1, length-delimited) appended to nm:
-// a batch is the concatenation of its entries, so senders can add messages
-// one at a time. Decoding is left to protobuf-c.
-static kt_err
-net_env_append(nng_msg *nm, const kt_msg *msg, kt_aid receiver,
-               const char *rname)
-{
-    Ktpb__V1__Envelope env;
-    unsigned char hdr[1 + 10];
-    size_t n, v, h = 1, old = nng_msg_len(nm);
-
-    ktpb__v1__envelope__init(&env);
-    env.sender = msg->sender;
-    env.receiver = receiver;
-    env.corr = msg->corr;
-    env.type = msg->type;
-    env.flags = msg->flags;
-    env.payload.len = msg->len;
-    env.payload.data = (uint8_t *)(uintptr_t)msg->body; // read only
-    env.receiver_name = (char *)(uintptr_t)(rname != NULL ? rname : "");
-    n = ktpb__v1__envelope__get_packed_size(&env);
-    hdr[0] = 0x0a; // field 1, wire type 2, then the length as a varint
-    for (v = n; v > 0x7f; v >>= 7) {
-        hdr[h++] = (unsigned char)((v & 0x7f) | 0x80);
-    }
-    hdr[h++] = (unsigned char)v;
-    if (nng_msg_realloc(nm, old + h + n) != 0) {
-        return KT_ENOMEM;
-    }
-    memcpy((unsigned char *)nng_msg_body(nm) + old, hdr, h);
-    ktpb__v1__envelope__pack(&env, (uint8_t *)nng_msg_body(nm) + old + h);
-    return KT_OK;
-}
-
-kt_err
-kt__net_env_add(kt__batch **bp, const kt_msg *msg, kt_aid receiver,
-                const char *rname)
-{
-    nng_msg *nm = (nng_msg *)*bp;
-    kt_err err;
-
-    if (nm == NULL && nng_msg_alloc(&nm, 0) != 0) {
-        return KT_ENOMEM;
-    }
-    if ((err = net_env_append(nm, msg, receiver, rname)) != KT_OK) {
-        if (*bp == NULL) {
-            nng_msg_free(nm);
-        }
-        return err;
-    }
-    *bp = (kt__batch *)nm;
-    return KT_OK;
 }
 
 static kt_err

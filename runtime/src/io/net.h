@@ -32,6 +32,10 @@ kt_err kt__net_mbox_open(kt__sock **sp, const char *url);
 // called (on an NNG thread) when a connection closes.
 kt_err kt__net_peer_listen(kt__sock **sp, const char *url,
                            kt__pipe_gone_cb gone, void *arg);
+// A listener on ipc:// or tcp:// has a watchdog thread (io/guard.h): when
+// NNG 1.5.2 stopped accepting after a stray connection, it listens again.
+// kt__net_relistens says how many times it did (0 for other sockets).
+uint64_t kt__net_relistens(const kt__sock *s);
 // kt__net_peer_dial: a pair1 socket dialing url; NNG redials on its own.
 kt_err kt__net_peer_dial(kt__sock **sp, const char *url);
 // kt__net_fd: a descriptor that polls readable while a message waits.
@@ -52,7 +56,8 @@ kt_err kt__net_send(kt__sock *s, const kt_msg *msg, kt_aid receiver,
 // copies msg into *bp (allocated on first use; msg stays the caller's).
 typedef struct kt__batch kt__batch;
 kt_err kt__net_batch_add(kt__batch **bp, const kt_msg *msg, kt_aid receiver);
-// kt__net_env_add is the same for a peer socket: b is a ktpb.v1.Batch.
+// kt__net_env_add is the same for a peer socket: b is a ktpb.v1.Batch
+// (io/envelope.c).
 kt_err kt__net_env_add(kt__batch **bp, const kt_msg *msg, kt_aid receiver,
                        const char *rname);
 size_t kt__net_batch_len(const kt__batch *b);
