@@ -18,6 +18,17 @@
 
 TestSuite(runtime_stray, .timeout = 30.0);
 
+// NNG 1.5.2 never frees the connections its stopped listener had taken
+// (they sit in the transport's wait list; nng_listener_close leaves them):
+// LeakSanitizer reports them from NNG's threads, all frames in libnng. Ours
+// are counted by kt__alloc_live() (stop_checked) instead.
+const char *__lsan_default_suppressions(void);
+const char *
+__lsan_default_suppressions(void)
+{
+    return "leak:libnng.so\n";
+}
+
 typedef enum stray { CLOSE_AT_ONCE, GARBAGE, HEADER_THEN_CLOSE } stray;
 
 static int
