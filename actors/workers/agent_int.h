@@ -33,6 +33,7 @@ typedef struct ag_relay {
     uint32_t type;
     uint8_t *body;
     size_t len;
+    uint64_t n; // creation order: checkpoint saves of one actor go in order
     struct ag_relay *next;
 } ag_relay;
 
@@ -51,6 +52,7 @@ typedef struct agent {
     int64_t deadline_ns;
     ag_op *ops;
     ag_relay *relays;
+    uint64_t nrelays; // relays created so far
 } agent;
 
 ag_op *kt__ag_op_find(agent *a, const char *op_id);

@@ -11,8 +11,28 @@
 
 #include <kt/log.h>
 
+#include "persistence/persistence.h"
 #include "workers/agent_int.h"
 #include "workers/wk_msg.h"
+
+// Checkpoint saves of one operation actor reach persistence in seq order:
+// a newer one waits while an older one is unanswered (after a backend
+// restart a retried older save would otherwise arrive after a newer one
+// and be refused as out of date).
+static bool
+relay_blocked(const agent *a, const ag_relay *r)
+{
+    if (r->type != KT_PERSIST_CKPT_SAVE) {
+        return false;
+    }
+    for (const ag_relay *o = a->relays; o != NULL; o = o->next) {
+        if (o != r && o->from == r->from && o->type == KT_PERSIST_CKPT_SAVE &&
+            o->n < r->n) {
+            return true;
+        }
+    }
+    return false;
+}
 
 static kt_err
 relay_send(agent *a, ag_relay *r)
@@ -20,6 +40,10 @@ relay_send(agent *a, ag_relay *r)
     kt_msg *m;
     kt_err err;
 
+    if (relay_blocked(a, r)) {
+        r->out_corr = 0; // sent when the older save is answered
+        return KT_OK;
+    }
     if ((err = kt_msg_alloc(&m, r->type, r->len)) != KT_OK) {
         return err;
     }
@@ -56,6 +80,7 @@ relay_new(agent *a, kt_msg *msg, kt_aid to)
     r->from = kt_msg_sender(msg);
     r->from_corr = kt_msg_corr(msg);
     r->to = to;
+    r->n = ++a->nrelays;
     r->next = a->relays;
     a->relays = r;
     kt_msg_free(msg);
@@ -220,6 +245,16 @@ ag_end_reply(agent *a, kt_msg *msg)
     return true;
 }
 
+static void
+relay_kick(agent *a)
+{
+    for (ag_relay *r = a->relays; r != NULL; r = r->next) {
+        if (r->out_corr == 0 && !relay_blocked(a, r)) {
+            (void)relay_send(a, r);
+        }
+    }
+}
+
 bool
 kt__ag_relay_reply(agent *a, kt_msg *msg)
 {
@@ -246,6 +281,7 @@ kt__ag_relay_reply(agent *a, kt_msg *msg)
         kt_msg_free(msg); // the asker is gone
     }
     relay_free(a, r);
+    relay_kick(a); // the next save of that actor may go now
     return true;
 }
 
