@@ -95,6 +95,12 @@ int cmd_serve(cli_ctx *c, int argc, char **argv);
 int cmd_workers(cli_ctx *c, int argc, char **argv);
 int cmd_agent(cli_ctx *c, int argc, char **argv);
 int cmd_worker(cli_ctx *c, int argc, char **argv); // cmd_worker.c (issue 7)
+// serve_workers.c (issue 7): worker processes of `ktrdr serve`.
+typedef struct kt_supervision kt_supervision;
+uint32_t serve_workers_count(void); // $KTRDR_WORKERS, default: cores
+int serve_workers_start(cli_ctx *c, kt_runtime *rt, const char *url,
+                        const char *dir, kt_supervision **sp);
+void serve_workers_stop(kt_supervision *s);
 
 // Following an operation (cli_follow.c): progress bar on a terminal, plain
 // lines otherwise; Ctrl+C cancels the operation (checkpoint saved) and

@@ -41,7 +41,14 @@ static const char help[] =
     "operations save a shutdown checkpoint first and can be resumed.\n"
     "Agent research: $KTRDR_DESIGNER_CMD / $KTRDR_ASSESSOR_CMD (an external\n"
     "model: prompt on stdin, answer on stdout; default: offline),\n"
-    "$KTRDR_AGENT_BUDGET (USD per day, default 20), $KTRDR_GATE_* (gates).\n";
+    "$KTRDR_AGENT_BUDGET (USD per day, default 20), $KTRDR_GATE_* (gates).\n"
+    "Workers: $KTRDR_WORKERS local `ktrdr worker` processes (default: cores;\n"
+    "0 = run operations in the backend), $KTRDR_MAX_RESTARTS restarts of a\n"
+    "failed operation (default 3; 0 = never) within $KTRDR_RESTART_WINDOW_S\n"
+    "(60), $KTRDR_HEARTBEAT_MS (500, 3 misses = lost), $KTRDR_RECLAIM_GRACE_S\n"
+    "(5: after a restart, running operations wait this long for their\n"
+    "worker). With workers, Ctrl+C / SIGTERM leaves operations running in\n"
+    "them; they re-register with the next backend.\n";
 
 typedef struct serve_opts {
     const char *listen, *http, *strategies, *threads;
@@ -199,6 +206,7 @@ cmd_serve(cli_ctx *c, int argc, char **argv)
     kt_backend *b = NULL;
     kt_research_cfg rc = {0};
     kt_aid research;
+    kt_supervision *workers = NULL;
     sigset_t set;
     uint16_t port = 0;
     uint32_t threads = 2;
@@ -226,6 +234,7 @@ cmd_serve(cli_ctx *c, int argc, char **argv)
     }
     bc.data_dir = o.dir;
     bc.threads = (int)threads;
+    bc.ops.use_workers = serve_workers_count() > 0; // issue 7
     if ((err = kt_backend_open(&bc, &b)) != KT_OK) {
         rv = cli_error(c, "cannot start the backend in %s: %s", o.dir,
                        kt_strerror(err));
@@ -246,13 +255,22 @@ cmd_serve(cli_ctx *c, int argc, char **argv)
         goto close;
     }
     print_banner(&o, port);
+    // Issue 7: local worker processes (none when KTRDR_WORKERS=0).
+    if (bc.ops.use_workers && (rv = serve_workers_start(
+                                   c, kt_backend_runtime(b), o.url, o.dir,
+                                   &workers)) != CLI_OK) {
+        goto close;
+    }
     (void)sigwait(&set, &sig);
     printf("Stopping (%s): saving checkpoints of running operations...\n",
            sig == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
-    shutdown_ops(b);
+    if (workers == NULL) {
+        shutdown_ops(b);
+    } // with workers, their operations continue (issue 7, Scenario 3)
     rv = CLI_OK;
 close:
+    serve_workers_stop(workers);
     kt_backend_close(b);
     if (strncmp(o.url, "ipc://", 6) == 0) {
         (void)unlink(o.url + 6);
