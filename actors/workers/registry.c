@@ -3,6 +3,7 @@
 // list. Placement of operations lives in registry_disp.c.
 #include <inttypes.h>
 #include <ktpb/v1/ops.pb-c.h>
+#include <ktpb/v1/persist.pb-c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <kt/log.h>
 
 #include "operations/operations.h"
+#include "persistence/persistence.h"
 #include "workers/registry_int.h"
 #include "workers/wk_msg.h"
 
@@ -119,6 +121,7 @@ kt__wk_lost(registry *r, wk_worker *w, const char *reason)
     uint32_t n = 0;
 
     wk_unlink(r, w);
+    kt__wk_table_del(r, w->id);
     for (uint32_t i = 0; i < w->nclaims; i++) {
         if (!kt__wk_disp_requeue(r, w->id, w->claims[i].op_id)) {
             lost[n++] = w->claims[i];
@@ -278,6 +281,79 @@ kt__wk_ops_aid(registry *r)
     return r->ops;
 }
 
+// The persistence workers table mirrors the registry for `ktrdr workers`
+// (best effort: answers are ignored).
+static kt_aid
+wk_persist(registry *r)
+{
+    if (r->persist == 0 && kt_lookup(kt_actor_runtime(r->self), KT_PERSIST_NAME,
+                                     &r->persist) != KT_OK) {
+        r->persist = 0;
+    }
+    return r->persist;
+}
+
+void
+kt__wk_table_put(registry *r, const wk_worker *w)
+{
+    Ktpb__V1__WorkerUpsertRequest u;
+    Ktpb__V1__WorkerRecord rec;
+    char url[96], caps[32];
+
+    if (wk_persist(r) == 0) {
+        return;
+    }
+    ktpb__v1__worker_upsert_request__init(&u);
+    ktpb__v1__worker_record__init(&rec);
+    snprintf(url, sizeof(url), "%s pid %d", w->host, (int)w->pid);
+    snprintf(caps, sizeof(caps), "%s%s%s",
+             (w->caps & 1u) != 0 ? "training" : "",
+             (w->caps & 3u) == 3u ? "," : "",
+             (w->caps & 2u) != 0 ? "backtesting" : "");
+    rec.id = (char *)(uintptr_t)w->id;
+    rec.url = url;
+    rec.capabilities = caps;
+    rec.current_op =
+        (char *)(uintptr_t)(w->nclaims > 0 ? w->claims[0].op_id : "");
+    u.worker = &rec;
+    if (kt__wk_send(r->self, r->persist, KT_PERSIST_WORKER_UPSERT, &u.base) !=
+        KT_OK) {
+        kt_log(KT_LOG_DEBUG, "workers", "event=table_put_lost");
+    }
+}
+
+void
+kt__wk_table_del(registry *r, const char *id)
+{
+    Ktpb__V1__WorkerRemoveRequest q;
+
+    if (wk_persist(r) == 0) {
+        return;
+    }
+    ktpb__v1__worker_remove_request__init(&q);
+    q.id = (char *)(uintptr_t)id;
+    if (kt__wk_send(r->self, r->persist, KT_PERSIST_WORKER_REMOVE, &q.base) !=
+        KT_OK) {
+        kt_log(KT_LOG_DEBUG, "workers", "event=table_del_lost");
+    }
+}
+
+// At start: rows of a previous backend's workers that are not (yet)
+// registered here are removed; re-registering workers put theirs back.
+static void
+wk_table_prune(registry *r, const kt_msg *m)
+{
+    Ktpb__V1__WorkerReply *rep =
+        ktpb__v1__worker_reply__unpack(NULL, kt_msg_len(m), kt_msg_cbody(m));
+
+    for (size_t i = 0; rep != NULL && i < rep->n_workers; i++) {
+        if (kt__wk_find(r, rep->workers[i]->id) == NULL) {
+            kt__wk_table_del(r, rep->workers[i]->id);
+        }
+    }
+    ktpb__v1__worker_reply__free_unpacked(rep, NULL);
+}
+
 kt_aid
 kt__wk_sup_aid(registry *r)
 {
@@ -404,6 +480,14 @@ registry_init(void *state, kt_actor *self, const void *cfg)
     r->reclaim_known = !r->cfg.supervised;
     // Boot id: time mixed with the actor id, different on every start.
     r->boot = (boot << 16) ^ kt_self(self) ^ ((uint64_t)kt__wk_mono_ns() << 40);
+    if (wk_persist(r) != 0) {
+        Ktpb__V1__WorkerListRequest q;
+        ktpb__v1__worker_list_request__init(&q);
+        if (kt__wk_ask(self, r->persist, KT_PERSIST_WORKER_LIST, &q.base, 30000,
+                       &r->prune_corr) != KT_OK) {
+            r->prune_corr = 0;
+        }
+    }
     sweep = r->cfg.heartbeat_ms / 5;
     sweep = sweep < 10 ? 10 : sweep > 100 ? 100 : sweep;
     return kt_timer_start(self, sweep, true, WK_SWEEP_TAG, &r->sweep_timer);
@@ -448,6 +532,11 @@ registry_handle(void *state, kt_actor *self, kt_msg *m)
         break;
     case KT_WK_NOTIFY_SHUTDOWN:
         wk_notify_shutdown(r, m);
+        break;
+    case KT_PERSIST_WORKER_REPLY:
+        if (kt_msg_corr(m) != 0 && kt_msg_corr(m) == r->prune_corr) {
+            wk_table_prune(r, m);
+        }
         break;
     case KT_OPS_REPLY:
     case KT_WK_REPLY:

@@ -133,6 +133,7 @@ disp_send(registry *r, wk_disp *d, wk_worker *w)
     kt_log(KT_LOG_INFO, "workers",
            "event=dispatch actor=workers op=%s attempt=%u worker=%s",
            d->c.op_id, d->c.attempt, w->id);
+    kt__wk_table_put(r, w);
     return KT_OK;
 }
 

@@ -70,7 +70,8 @@ typedef struct wk_reclaim {
 typedef struct registry {
     kt_actor *self;
     kt_workers_cfg cfg;
-    kt_aid ops, sup;
+    kt_aid ops, sup, persist;
+    uint64_t prune_corr; // the start-up listing of the workers table
     uint64_t boot;
     uint64_t sweep_timer;
     uint64_t picks;
@@ -86,6 +87,9 @@ void kt__wk_claim_to_pb(Ktpb__V1__OpClaim *pb, const wk_claim *c);
 // kt__wk_ops_aid: the operations actor (looked up by name until found).
 kt_aid kt__wk_ops_aid(registry *r);
 kt_aid kt__wk_sup_aid(registry *r); // 0 when not supervised
+// kt__wk_table_put mirrors w into persistence's workers table.
+void kt__wk_table_put(registry *r, const wk_worker *w);
+void kt__wk_table_del(registry *r, const char *id);
 void kt__wk_register(registry *r, const kt_msg *m);
 void kt__wk_heartbeat(registry *r, const kt_msg *m);
 wk_worker *kt__wk_find(registry *r, const char *id);

@@ -213,6 +213,7 @@ kt__wk_register(registry *r, const kt_msg *m)
         kt_log(KT_LOG_NOTICE, "workers", "event=reply_lost worker=%s", w->id);
     }
     wk_up(r, w, adopted, na);
+    kt__wk_table_put(r, w);
     kt__wk_try_dispatch(r);
 out:
     ktpb__v1__worker_register__free_unpacked(g, NULL);
