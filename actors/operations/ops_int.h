@@ -53,6 +53,9 @@ typedef struct ops_job {
     double percent;
     char step[96];
     int64_t units_done, units_total;
+    bool by_epoch;               // units are epochs (else bars)
+    double train_loss, val_loss; // last reported, for the final event
+    double equity;
     int64_t last_write_ms;
     bool dirty;
     Ktpb__V1__OpStatus final; // how it ended (J_FINISHING)

@@ -1,6 +1,7 @@
 // ops_query.c: get / list / results / `checkpoints show`, subscriptions
 // and progress: rows written at most every progress_every_ms, events
 // fanned out to subscribers as they come.
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,6 +363,10 @@ kt__ops_progress(ops *o, kt_msg *msg)
         j->units_done = e->total_epochs ? (int64_t)e->epoch : (int64_t)e->bar;
         j->units_total =
             e->total_epochs ? (int64_t)e->total_epochs : (int64_t)e->total_bars;
+        j->by_epoch = e->total_epochs > 0;
+        j->train_loss = e->train_loss;
+        j->val_loss = e->val_loss;
+        j->equity = e->equity;
         j->dirty = true;
         if (kt__mono_ms() - j->last_write_ms >= o->cfg.progress_every_ms) {
             kt__ops_flush_progress(o, j);
@@ -379,6 +384,8 @@ kt__ops_publish_final(ops *o, ops_job *j, Ktpb__V1__OpStatus st,
     Ktpb__V1__ProgressEvent e;
     uint8_t *buf;
     size_t len;
+    int64_t done;
+    char step[64];
 
     if (o->subs == NULL) {
         return;
@@ -387,6 +394,23 @@ kt__ops_publish_final(ops *o, ops_job *j, Ktpb__V1__OpStatus st,
     e.op_id = j->id;
     e.percent = st == KTPB__V1__OP_STATUS__OP_COMPLETED ? 100.0 : j->percent;
     e.current_step = j->step;
+    // The final event says where the job ended even when a subscriber
+    // missed the last progress events (they are best effort).
+    done = st == KTPB__V1__OP_STATUS__OP_COMPLETED ? j->units_total
+                                                   : j->units_done;
+    if (j->by_epoch) {
+        e.epoch = (uint32_t)done;
+        e.total_epochs = (uint32_t)j->units_total;
+        e.train_loss = j->train_loss;
+        e.val_loss = j->val_loss;
+        (void)snprintf(step, sizeof(step), "Epoch %" PRId64 "/%" PRId64, done,
+                       j->units_total);
+        e.current_step = step;
+    } else if (j->units_total > 0) {
+        e.bar = (uint64_t)done;
+        e.total_bars = (uint64_t)j->units_total;
+        e.equity = j->equity;
+    }
     e.status = st;
     e.final = true;
     e.error = KT_PB_STR(error);
