@@ -26,7 +26,8 @@ function(kt_add_test name)
         ${KT_TEST_LIBS})
     add_test(NAME ${name} COMMAND ${name} --verbose=0 -j2)
     set_tests_properties(${name} PROPERTIES TIMEOUT 300
-        FAIL_REGULAR_EXPRESSION "LeakSanitizer|AddressSanitizer|runtime error:")
+        FAIL_REGULAR_EXPRESSION "LeakSanitizer|AddressSanitizer|runtime error:"
+        ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tools/lsan.supp:print_suppressions=0")
 endfunction()
 
 # kt_glob_library(name dir...): a static library from every .c in the given
