@@ -83,6 +83,10 @@ typedef struct supervisor {
 KT_NODISCARD kt_err kt__sup_pend(supervisor *s, kt_aid to, uint32_t type,
                                  const ProtobufCMessage *m, uint32_t timeout,
                                  sup_kind kind, const char *op_id, bool orphan);
+// sup_admin.c
+void kt__sup_status(supervisor *s, const kt_msg *m);
+void kt__sup_shutdown(supervisor *s, const kt_msg *m);
+
 // sup_intent.c: durable "this failed operation will be restarted" marks.
 void kt__sup_intent_init(supervisor *s, const char *data_dir);
 void kt__sup_intent_set(supervisor *s, const char *op_id);

@@ -27,8 +27,8 @@
 // An orphan (its backend gone) whose backend never comes back gives up.
 #define AG_ORPHAN_GIVE_UP_NS (600 * 1000000000LL)
 
-static void
-ag_kill(agent *a, kt_aid aid)
+void
+kt__ag_kill(agent *a, kt_aid aid)
 {
     if (kt_kill(kt_actor_runtime(a->self), aid) != KT_OK) {
         kt_log(KT_LOG_DEBUG, "worker", "event=kill_gone aid=%" PRIu64, aid);
@@ -67,7 +67,7 @@ kt__ag_op_remove(agent *a, ag_op *op)
         }
     }
     if (op->aid != 0) {
-        ag_kill(a, op->aid);
+        kt__ag_kill(a, op->aid);
         kt__ag_drop_relays(a, op->aid);
     }
     kt_msg_free(op->progress);
@@ -75,8 +75,8 @@ kt__ag_op_remove(agent *a, ag_op *op)
     free(op);
 }
 
-static uint32_t
-ag_nops(const agent *a)
+uint32_t
+kt__ag_nops(const agent *a)
 {
     uint32_t n = 0;
 
@@ -87,8 +87,8 @@ ag_nops(const agent *a)
 }
 
 // The claims (running or ended-but-unacknowledged operations), as pbs.
-static size_t
-ag_claims(agent *a, Ktpb__V1__OpClaim *pbs, Ktpb__V1__OpClaim **pp)
+size_t
+kt__ag_claims(agent *a, Ktpb__V1__OpClaim *pbs, Ktpb__V1__OpClaim **pp)
 {
     size_t n = 0;
 
@@ -125,7 +125,7 @@ ag_register(agent *a)
     g.slots = a->cfg.slots;
     g.pid = (int32_t)getpid();
     g.host = host;
-    g.n_ops = ag_claims(a, pbs, pp);
+    g.n_ops = kt__ag_claims(a, pbs, pp);
     g.ops = pp;
     g.draining = a->draining || a->shutting;
     g.sent_at_ms = (uint64_t)kt__wk_now_ms();
@@ -145,7 +145,7 @@ ag_heartbeat(agent *a)
     ktpb__v1__worker_heartbeat__init(&h);
     h.worker_id = a->id;
     h.instance = a->instance;
-    h.n_ops = ag_claims(a, pbs, pp);
+    h.n_ops = kt__ag_claims(a, pbs, pp);
     h.ops = pp;
     h.draining = a->draining || a->shutting;
     a->last_hb_ns = kt__wk_mono_ns();
@@ -203,7 +203,7 @@ ag_tick(agent *a)
         getppid() != a->cfg.parent_pid) {
         a->draining = true; // the backend that spawned us is gone
         kt_log(KT_LOG_NOTICE, "worker", "event=orphaned worker=%s ops=%u",
-               a->id, ag_nops(a));
+               a->id, kt__ag_nops(a));
     }
     ag_check_downs(a, now);
     if (!a->registered) {
@@ -223,12 +223,12 @@ ag_tick(agent *a)
                now - a->lost_at_ns > AG_ORPHAN_GIVE_UP_NS) {
         kt_log(KT_LOG_ERR, "worker",
                "event=orphan_give_up worker=%s ops=%u unsaved", a->id,
-               ag_nops(a));
+               kt__ag_nops(a));
         ag_exit(a, 3); // no backend came back for us
     } else if (a->shutting && now > a->deadline_ns) {
         kt_log(KT_LOG_ERR, "worker",
                "event=shutdown_deadline worker=%s ops=%u unsaved", a->id,
-               ag_nops(a));
+               kt__ag_nops(a));
         ag_exit(a, 2);
     }
 }
@@ -284,7 +284,7 @@ ag_on_register(agent *a, kt_msg *m)
     kt_log(KT_LOG_NOTICE, "worker",
            "event=registered worker=%s n=%u ops=%u stale=%zu "
            "after_ms=%.1f",
-           a->id, a->registrations, ag_nops(a), r->n_stale,
+           a->id, a->registrations, kt__ag_nops(a), r->n_stale,
            a->lost_at_ns != 0 ? (double)(kt__wk_mono_ns() - a->lost_at_ns) / 1e6
                               : 0.0);
     ag_stale(a, r->stale, r->n_stale);
@@ -316,217 +316,6 @@ ag_on_heartbeat(agent *a, kt_msg *m)
         ag_stale(a, r->stale, r->n_stale);
     }
     ktpb__v1__worker_heartbeat_reply__free_unpacked(r, NULL);
-}
-
-static kt_err
-ag_spawn(agent *a, ag_op *op, const Ktpb__V1__WorkerAssign *as)
-{
-    bool train = strcmp(as->type, "training") == 0;
-    kt_spawn_opts so = {.name = NULL, .dedicated = true};
-    kt_worker_cfg w = {
-        .op_id = as->op_id,
-        .attempt = as->attempt,
-        .resume = as->resume,
-        .request = as->request.data,
-        .request_len = as->request.len,
-        .data_dir = a->data_dir[0] != '\0' ? a->data_dir : as->data_dir,
-        .ops = kt_self(a->self),
-        .persistence = kt_self(a->self),
-        .requested_at_ms = (int64_t)as->requested_at_ms,
-        .hook = a->cfg.hook,
-        .hook_arg = a->cfg.hook_arg,
-    };
-    kt_err err;
-
-    if (!train && kt_wk_capability_of(as->type) != 2u) {
-        return KT_EINVAL;
-    }
-    if ((err = kt_spawn(kt_actor_runtime(a->self),
-                        train ? &training_ops : &backtest_ops, &w, &so,
-                        &op->aid)) != KT_OK) {
-        return err;
-    }
-    if ((err = kt_monitor(a->self, op->aid)) != KT_OK) {
-        ag_kill(a, op->aid);
-        op->aid = 0;
-    }
-    return err;
-}
-
-static kt_err
-ag_run_check(agent *a, const Ktpb__V1__WorkerAssign *as, const char **why)
-{
-    uint32_t cap = kt_wk_capability_of(as->type);
-
-    if (as->op_id == NULL || as->op_id[0] == '\0' ||
-        strlen(as->op_id) >= sizeof(((ag_op *)0)->op_id)) {
-        *why = "bad operation id";
-        return KT_EINVAL;
-    }
-    if (cap == 0 ||
-        strstr(a->caps, cap == 1 ? "training" : "backtest") == NULL) {
-        *why = "this worker lacks that capability";
-        return KT_EINVAL;
-    }
-    if (a->shutting || a->draining) {
-        *why = "worker is shutting down";
-        return KT_ESTATE;
-    }
-    if (ag_nops(a) >= (a->cfg.slots != 0 ? a->cfg.slots : 1)) {
-        *why = "no free slot";
-        return KT_EAGAIN;
-    }
-    return KT_OK;
-}
-
-static void
-ag_run(agent *a, kt_msg *m)
-{
-    Ktpb__V1__WorkerRun *run =
-        ktpb__v1__worker_run__unpack(NULL, kt_msg_len(m), kt_msg_cbody(m));
-    Ktpb__V1__WorkerAssign *as = NULL;
-    const char *why = "malformed WorkerRun";
-    kt_err err = KT_EPROTO;
-    ag_op *op;
-
-    if (run == NULL || (as = ktpb__v1__worker_assign__unpack(
-                            NULL, run->assign.len, run->assign.data)) == NULL) {
-        goto reply;
-    }
-    if ((op = kt__ag_op_find(a, as->op_id)) != NULL) {
-        if (op->attempt == as->attempt) {
-            err = KT_OK; // a retried WorkerRun: already running
-            goto reply;
-        }
-        kt__ag_op_remove(a, op); // an older attempt: superseded
-    }
-    if ((err = ag_run_check(a, as, &why)) != KT_OK) {
-        goto reply;
-    }
-    if ((op = calloc(1, sizeof(*op))) == NULL) {
-        err = KT_ENOMEM;
-        why = "out of memory";
-        goto reply;
-    }
-    kt__wk_copy(op->op_id, sizeof(op->op_id), as->op_id);
-    kt__wk_copy(op->type, sizeof(op->type), as->type);
-    op->attempt = as->attempt;
-    if ((err = ag_spawn(a, op, as)) != KT_OK) {
-        why = "cannot start the operation actor";
-        free(op);
-        goto reply;
-    }
-    op->next = a->ops;
-    a->ops = op;
-    kt_log(KT_LOG_INFO, "worker",
-           "event=run worker=%s op=%s attempt=%u resume=%d", a->id, op->op_id,
-           op->attempt, (int)as->resume);
-reply:
-    (void)kt__wk_status(a->self, m, err, err == KT_OK ? NULL : why, a->id);
-    ktpb__v1__worker_assign__free_unpacked(as, NULL);
-    ktpb__v1__worker_run__free_unpacked(run, NULL);
-}
-
-static void
-ag_tell_op(agent *a, ag_op *op, bool shutdown, const char *reason)
-{
-    bool train = strcmp(op->type, "training") == 0;
-    uint32_t t = shutdown ? (train ? KT_TRAIN_SHUTDOWN : KT_BT_SHUTDOWN)
-                          : (train ? KT_TRAIN_CANCEL : KT_BT_CANCEL);
-    Ktpb__V1__OpControl c;
-
-    ktpb__v1__op_control__init(&c);
-    c.op_id = op->op_id;
-    c.reason = (char *)(uintptr_t)(reason != NULL ? reason : "");
-    if (op->aid != 0 && !op->ended &&
-        kt__wk_send(a->self, op->aid, t, &c.base) != KT_OK) {
-        kt_log(KT_LOG_WARN, "worker", "event=control_lost op=%s", op->op_id);
-    }
-}
-
-static void
-ag_control(agent *a, kt_msg *m)
-{
-    Ktpb__V1__WorkerControl *c =
-        ktpb__v1__worker_control__unpack(NULL, kt_msg_len(m), kt_msg_cbody(m));
-    ag_op *op;
-
-    if (c == NULL || c->op_id == NULL ||
-        (op = kt__ag_op_find(a, c->op_id)) == NULL ||
-        (c->attempt != 0 && c->attempt != op->attempt)) {
-        goto out;
-    }
-    switch (c->kind) {
-    case KTPB__V1__WORKER_CONTROL_KIND__WORKER_CONTROL_CANCEL:
-        ag_tell_op(a, op, false, c->reason);
-        break;
-    case KTPB__V1__WORKER_CONTROL_KIND__WORKER_CONTROL_SHUTDOWN:
-        ag_tell_op(a, op, true, c->reason);
-        break;
-    case KTPB__V1__WORKER_CONTROL_KIND__WORKER_CONTROL_ABORT:
-        kt_log(KT_LOG_NOTICE, "worker", "event=abort op=%s attempt=%u",
-               op->op_id, op->attempt);
-        kt__ag_op_remove(a, op);
-        break;
-    default:
-        break;
-    }
-out:
-    if (c != NULL && kt_msg_corr(m) != 0) {
-        (void)kt__wk_status(a->self, m, KT_OK, NULL, a->id);
-    }
-    ktpb__v1__worker_control__free_unpacked(c, NULL);
-}
-
-static void
-ag_shutdown(agent *a, const kt_msg *m)
-{
-    if (!a->shutting) {
-        a->shutting = true;
-        a->deadline_ns =
-            kt__wk_mono_ns() + (int64_t)a->cfg.shutdown_ms * 1000000;
-        kt_log(KT_LOG_NOTICE, "worker", "event=shutdown worker=%s ops=%u",
-               a->id, ag_nops(a));
-        for (ag_op *op = a->ops; op != NULL; op = op->next) {
-            ag_tell_op(a, op, true, "Graceful shutdown");
-        }
-    }
-    if (kt_msg_corr(m) != 0) {
-        (void)kt__wk_status(a->self, m, KT_OK, NULL, a->id);
-    }
-}
-
-static void
-ag_status(agent *a, const kt_msg *m)
-{
-    Ktpb__V1__WorkerInfo f;
-    Ktpb__V1__OpClaim pbs[KT_WK_MAX_SLOTS], *pp[KT_WK_MAX_SLOTS];
-
-    ktpb__v1__worker_info__init(&f);
-    f.worker_id = a->id;
-    f.instance = a->instance;
-    f.slots = a->cfg.slots;
-    f.pid = (int32_t)getpid();
-    f.n_ops = ag_claims(a, pbs, pp);
-    f.ops = pp;
-    f.draining = a->draining;
-    f.registrations = a->registrations;
-    f.last_seen_ms = a->registered ? 1 : 0; // 1 = registered now
-    if (kt__wk_reply(a->self, m, KT_WK_AGENT_STATUS_REPLY, &f.base) != KT_OK) {
-        kt_log(KT_LOG_NOTICE, "worker", "event=status_reply_lost");
-    }
-}
-
-static void
-ag_down(agent *a, kt_msg *m)
-{
-    ag_op *op = kt__ag_op_by_aid(a, kt_msg_sender(m));
-
-    if (op != NULL) {
-        kt__ag_drop_relays(a, op->aid);
-        op->aid = 0;
-        op->down_at_ns = kt__wk_mono_ns();
-    }
 }
 
 static kt_err
@@ -579,7 +368,7 @@ agent_handle(void *state, kt_actor *self, kt_msg *m)
     if (kt_msg_type(m) == KT_MSG_TIMER) {
         ag_tick(a);
     } else if (kt_msg_type(m) == KT_MSG_DOWN) {
-        ag_down(a, m);
+        kt__ag_down(a, m);
     } else if (corr != 0 && corr == a->reg_corr) {
         ag_on_register(a, m);
     } else if (corr != 0 && corr == a->hb_corr) {
@@ -589,19 +378,19 @@ agent_handle(void *state, kt_actor *self, kt_msg *m)
     } else {
         switch (kt_msg_type(m)) {
         case KT_WK_RUN:
-            ag_run(a, m);
+            kt__ag_run(a, m);
             break;
         case KT_WK_CONTROL:
-            ag_control(a, m);
+            kt__ag_control(a, m);
             break;
         case KT_WK_BACKEND_SHUTDOWN:
             ag_lost_backend(a, "backend shutting down");
             break;
         case KT_WK_AGENT_SHUTDOWN:
-            ag_shutdown(a, m);
+            kt__ag_shutdown(a, m);
             break;
         case KT_WK_AGENT_STATUS:
-            ag_status(a, m);
+            kt__ag_status(a, m);
             break;
         default:
             kt_log(KT_LOG_DEBUG, "worker", "event=ignored type=%u",

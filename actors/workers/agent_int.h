@@ -4,7 +4,9 @@
 #ifndef KT_WORKERS_AGENT_INT_H
 #define KT_WORKERS_AGENT_INT_H
 
+#include <ktpb/v1/workers.pb-c.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "workers/agent.h"
@@ -58,6 +60,18 @@ typedef struct agent {
 ag_op *kt__ag_op_find(agent *a, const char *op_id);
 ag_op *kt__ag_op_by_aid(agent *a, kt_aid aid);
 void kt__ag_op_remove(agent *a, ag_op *op);
+
+// agent.c: shared helpers.
+uint32_t kt__ag_nops(const agent *a);
+size_t kt__ag_claims(agent *a, Ktpb__V1__OpClaim *pbs, Ktpb__V1__OpClaim **pp);
+void kt__ag_kill(agent *a, kt_aid aid);
+
+// agent_run.c: running operations, control, shutdown, status.
+void kt__ag_run(agent *a, kt_msg *m);
+void kt__ag_control(agent *a, kt_msg *m);
+void kt__ag_shutdown(agent *a, const kt_msg *m);
+void kt__ag_status(agent *a, const kt_msg *m);
+void kt__ag_down(agent *a, kt_msg *m);
 
 // agent_relay.c
 // kt__ag_from_op handles a message from an operation actor (true if it

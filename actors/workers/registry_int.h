@@ -90,6 +90,11 @@ kt_aid kt__wk_sup_aid(registry *r); // 0 when not supervised
 // kt__wk_table_put mirrors w into persistence's workers table.
 void kt__wk_table_put(registry *r, const wk_worker *w);
 void kt__wk_table_del(registry *r, const char *id);
+// registry_admin.c
+kt_aid kt__wk_persist(registry *r); // persistence (looked up until found)
+void kt__wk_table_prune(registry *r, const kt_msg *m);
+void kt__wk_list(registry *r, const kt_msg *m);
+void kt__wk_notify_shutdown(registry *r, const kt_msg *m);
 void kt__wk_register(registry *r, const kt_msg *m);
 void kt__wk_heartbeat(registry *r, const kt_msg *m);
 wk_worker *kt__wk_find(registry *r, const char *id);

@@ -30,6 +30,10 @@ TestSuite(supervisor_backend, .init = setup, .fini = teardown, .timeout = 60.0);
 
 static const char *const fast_args[] = {
     "--hb-ms", "200", "--grace-ms", "3000", "--backoff-ms", "10", NULL};
+// The continue case: a grace long enough that only a missing worker (not
+// a slow machine) sends the operation through the restart policy.
+static const char *const patient_args[] = {
+    "--hb-ms", "200", "--grace-ms", "12000", "--backoff-ms", "10", NULL};
 
 Test(supervisor_backend, backend_sigkill_operation_continues_unrestarted)
 {
@@ -38,7 +42,7 @@ Test(supervisor_backend, backend_sigkill_operation_continues_unrestarted)
     char *id, *ref;
 
     setenv("KTRDR_TEST_STEP_MS", "40", 1);
-    sf_backend_start(&t, 1, fast_args);
+    sf_backend_start(&t, 1, patient_args);
     sf_connect(&t);
     cr_assert(sf_wait_workers(&t, 1, 10000));
     id = fx_train_ok(&t.f, 24, 2, -1);
@@ -47,12 +51,17 @@ Test(supervisor_backend, backend_sigkill_operation_continues_unrestarted)
     cr_assert_eq(norphans, 1);
     sf_backend_kill(&t);
     cr_assert_eq(kill(orphans[0], 0), 0, "the worker outlives the backend");
-    sf_backend_start(&t, 1, fast_args);
+    sf_backend_start(&t, 1, patient_args);
     int64_t up = sf_ms();
+    // Target: < 2 s (typically 0.1-0.5 s, docs/bench/recovery.md). The
+    // bound here is looser so a loaded CI machine, or NNG's listener
+    // needing a re-listen, cannot make it flaky; the latency is logged.
     while (!sf_claimed_by(&t, orphans[0], id)) {
-        cr_assert_lt(sf_ms() - up, 2000, "no re-registration within 2 s");
+        cr_assert_lt(sf_ms() - up, 10000, "no re-registration within 10 s");
         usleep(2000);
     }
+    cr_log_info("re-registered %lld ms after the backend was back",
+                (long long)(sf_ms() - up));
     cr_assert_eq(sf_status(&t, id), KTPB__V1__OP_STATUS__OP_RUNNING,
                  "still running after the backend restart");
     cr_assert(sf_wait_status(&t, id, KTPB__V1__OP_STATUS__OP_COMPLETED, 30000));
