@@ -308,6 +308,10 @@ sup_on_resume(supervisor *s, const sup_pend *p, const kt_msg *m)
     ktpb__v1__ops_reply__free_unpacked(r, NULL);
 }
 
+// Operations of this type run inside the backend, never on a worker; the
+// research manager resumes them at start (actors/research).
+#define SUP_BACKEND_LOCAL_TYPE "agent_research"
+
 static void
 sup_on_boot_list(supervisor *s, const kt_msg *m)
 {
@@ -327,6 +331,9 @@ sup_on_boot_list(supervisor *s, const kt_msg *m)
     for (size_t i = 0; r != NULL && pbs != NULL && pp != NULL && i < r->n_ops;
          i++) {
         Ktpb__V1__OperationRecord *op = r->ops[i];
+        if (strcmp(op->type, SUP_BACKEND_LOCAL_TYPE) == 0) {
+            continue; // research runs in the backend: its manager resumes it
+        }
         if (op->status == KTPB__V1__OP_STATUS__OP_RESUMING) {
             sup_op *o = sup_op_get(s, op->id, true);
             if (o != NULL) {
