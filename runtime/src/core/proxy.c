@@ -169,7 +169,7 @@ free_flush:
 free_tx:
     kt__ev_free(p->tx);
 close_sock:
-    kt__net_close(p->sock);
+    (void)kt__net_close(p->sock);
 free_name:
     kt__strfree(p->name);
     return err;
@@ -184,7 +184,7 @@ proxy_stop(void *state, kt_actor *self)
     kt__inbox_stop(&p->in);
     kt__ev_free(p->tx);
     p->tx = NULL;
-    kt__net_close(p->sock);
+    (void)kt__net_close(p->sock);
     p->sock = NULL;
     kt__ev_free(p->flush);
     p->flush = NULL;

@@ -157,7 +157,12 @@ static void
 remote_free(kt__remote *l)
 {
     kt__inbox_stop(&l->in);
-    kt__net_close(l->sock); // runs remote_pipe_gone for open connections
+    // Runs remote_pipe_gone for open connections. If NNG cannot finish
+    // (a half-open connection, guard.h), its callbacks may still use l:
+    // leave it allocated, the process is shutting down.
+    if (!kt__net_close(l->sock)) {
+        return;
+    }
     while (l->stubs != NULL) {
         stub *s = l->stubs;
         l->stubs = s->next;

@@ -373,7 +373,7 @@ sched_release(kt__sched *s)
     kt__ev_free(s->ctl_ev);
     kt__ev_free(s->flush_ev);
     kt__outbox_free_all(s);
-    kt__net_close(s->mbox); // frames still queued are freed by NNG
+    (void)kt__net_close(s->mbox); // frames still queued are freed by NNG
     if (s->loop != NULL) {
         kt__loop_free(s->loop);
     }

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include <nng/protocol/pair1/pair.h>
@@ -18,8 +19,11 @@
 #include "base/alloc.h"
 
 #define GUARD_TICK_MS  50  // the thread's period
-#define GUARD_EVERY_MS 250 // between probes
-#define GUARD_WAIT_MS  200 // a probe not accepted by then: relisten
+#define GUARD_EVERY_MS 500 // between probes
+// A probe not accepted by then: relisten. Generous, because giving up on a
+// probe mid-handshake is itself the kind of connection that stops NNG's
+// listener, and a loaded machine can take hundreds of ms to accept.
+#define GUARD_WAIT_MS 1500
 
 struct kt__guard {
     nng_socket sock;
@@ -213,4 +217,89 @@ uint64_t
 kt__guard_relistens(kt__guard *g)
 {
     return g != NULL ? atomic_load(&g->relistens) : 0;
+}
+
+// ---- bounded close ----
+
+typedef struct close_job {
+    nng_socket sock;
+    pthread_mutex_t mtx;
+    pthread_cond_t cv;
+    bool done;
+    int refs; // the closer thread and the waiter
+} close_job;
+
+static void
+close_job_unref(close_job *j)
+{
+    bool last;
+
+    pthread_mutex_lock(&j->mtx);
+    last = --j->refs == 0;
+    pthread_mutex_unlock(&j->mtx);
+    if (last) {
+        pthread_cond_destroy(&j->cv);
+        pthread_mutex_destroy(&j->mtx);
+        free(j);
+    }
+}
+
+static void *
+close_main(void *arg)
+{
+    close_job *j = arg;
+
+    nng_close(j->sock);
+    pthread_mutex_lock(&j->mtx);
+    j->done = true;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mtx);
+    close_job_unref(j);
+    return NULL;
+}
+
+bool
+kt__guard_close_bounded(nng_socket sock, int ms)
+{
+    close_job *j = calloc(1, sizeof(*j));
+    struct timespec dl;
+    pthread_t t;
+    bool done;
+
+    if (j == NULL) {
+        nng_close(sock);
+        return true;
+    }
+    j->sock = sock;
+    j->refs = 2;
+    pthread_mutex_init(&j->mtx, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    if (pthread_create(&t, NULL, close_main, j) != 0) {
+        j->refs = 1;
+        close_job_unref(j);
+        nng_close(sock);
+        return true;
+    }
+    (void)pthread_detach(t);
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += ms / 1000;
+    dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&j->mtx);
+    while (!j->done &&
+           pthread_cond_timedwait(&j->cv, &j->mtx, &dl) != ETIMEDOUT) {
+    }
+    done = j->done;
+    pthread_mutex_unlock(&j->mtx);
+    close_job_unref(j);
+    if (!done) {
+        kt_log(KT_LOG_WARN, "net",
+               "event=close_stuck wait_ms=%d reason=\"NNG 1.5.2 kept a "
+               "half-open connection; the socket is abandoned\"",
+               ms);
+    }
+    return done;
 }

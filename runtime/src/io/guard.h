@@ -8,6 +8,7 @@
 #ifndef KT_IO_GUARD_H
 #define KT_IO_GUARD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <nng/nng.h>
@@ -32,5 +33,12 @@ void kt__guard_free(kt__guard *g);
 void kt__guard_pipe_added(kt__guard *g);
 // kt__guard_relistens: how many times the listener was opened again.
 uint64_t kt__guard_relistens(kt__guard *g);
+
+// kt__guard_close_bounded closes sock but waits at most ms for NNG: 1.5.2's
+// nng_close can wait forever on a connection its stopped listener never
+// finished (see above). On timeout it logs, leaves the close running on a
+// detached thread and returns false: the caller must then not free
+// anything NNG's pipe callbacks may still touch.
+bool kt__guard_close_bounded(nng_socket sock, int ms);
 
 #endif // KT_IO_GUARD_H

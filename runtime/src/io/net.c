@@ -16,7 +16,8 @@
 #include "io/guard.h"
 #include "ktpb/v1/envelope.pb-c.h"
 
-#define FRAME_MAGIC 0x4b544631u // "KTF1"
+#define FRAME_MAGIC  0x4b544631u // "KTF1"
+#define NET_CLOSE_MS 3000        // longest wait for nng_close (guard.h)
 
 // A frame between threads of one process, in native byte order. One NNG
 // message carries one or more frames back to back (a batch).
@@ -236,17 +237,20 @@ kt__net_send_fd(const kt__sock *s)
     return s->send_fd;
 }
 
-void
+bool
 kt__net_close(kt__sock *s)
 {
     if (s == NULL) {
-        return;
+        return true;
     }
     if (!s->peer) {
         nng_close(s->tx);
     }
     kt__guard_stop(s->guard); // it may listen again until stopped
-    nng_close(s->rx);         // waits for pipe callbacks to finish
+    // Waits for pipe callbacks to finish, but never forever (guard.h).
+    if (!kt__guard_close_bounded(s->rx, NET_CLOSE_MS)) {
+        return false; // abandoned: callbacks may still use s
+    }
     kt__guard_free(s->guard);
     if (s->cur != NULL) {
         nng_msg_free(s->cur);
@@ -255,6 +259,7 @@ kt__net_close(kt__sock *s)
         ktpb__v1__batch__free_unpacked(s->env, NULL);
     }
     kt__free(s, sizeof(*s));
+    return true;
 }
 
 static kt_err

@@ -43,7 +43,9 @@ int kt__net_fd(const kt__sock *s);
 // kt__net_send_fd: a descriptor that polls readable while a send would not
 // fail with KT_EAGAIN (peer sockets only; -1 otherwise).
 int kt__net_send_fd(const kt__sock *s);
-void kt__net_close(kt__sock *s);
+// kt__net_close closes and frees s. false: NNG did not finish closing in
+// time and s was abandoned (still allocated; its callbacks may run).
+bool kt__net_close(kt__sock *s);
 
 // kt__net_send copies msg into a frame for receiver (or rname when receiver
 // is 0) and queues it without blocking; pipe picks the connection of a
