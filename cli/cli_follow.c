@@ -168,6 +168,7 @@ typedef struct view {
     double p0;
     uint32_t last_epoch;
     int last_decile;
+    int64_t last_line_ms; // plain mode: at most a line a second
 } view;
 
 static void
@@ -205,13 +206,18 @@ draw(view *v, const fevent *e)
                "####################", (int)e->percent, what, eta);
     } else {
         int dec = (int)(e->percent / 10.0);
+        int64_t now = cli_now_ms();
         bool show = e->total_epochs > 0 ? e->epoch != v->last_epoch
                                         : dec != v->last_decile;
-        if (!show) {
+        // A log, not an animation: every new decile, the end, and in
+        // between at most one line a second.
+        if (!show || (!e->final && dec == v->last_decile &&
+                      now - v->last_line_ms < 1000)) {
             return;
         }
         v->last_epoch = e->epoch;
         v->last_decile = dec;
+        v->last_line_ms = now;
         printf("%3d%%  %s  ETA %s\n", (int)e->percent, what, eta);
     }
     fflush(stdout);
