@@ -20,25 +20,25 @@ typedef enum kt_loss_kind {
 
 // Architecture of a Linear -> activation -> dropout stack with a 3-class head.
 typedef struct kt_mlp_cfg {
-    int n_inputs;                     // feature count
-    int n_hidden;                     // number of hidden layers
-    int hidden[KT_MLP_MAX_LAYERS];    // their widths
+    int n_inputs;                  // feature count
+    int n_hidden;                  // number of hidden layers
+    int hidden[KT_MLP_MAX_LAYERS]; // their widths
     kt_activation activation;
-    double dropout;                   // 0 <= p < 1
+    double dropout; // 0 <= p < 1
 } kt_mlp_cfg;
 
 // Training hyper-parameters (strategy `training:` section plus fixed ones).
 typedef struct kt_train_cfg {
-    int epochs;              // default 100
-    double learning_rate;    // default 0.001
-    int batch_size;          // default 32
-    kt_loss_kind loss;       // default cross_entropy
-    double focal_gamma;      // default 2.0
-    double weight_decay;     // default 1e-4 (L2 added to the gradient)
-    double grad_clip;        // global grad-norm clip, default 1.0
-    double train_frac;       // temporal split, default 0.70
-    double val_frac;         // default 0.15 (test = the rest)
-    uint64_t seed;           // every random draw comes from this
+    int epochs;           // default 100
+    double learning_rate; // default 0.001
+    int batch_size;       // default 32
+    kt_loss_kind loss;    // default cross_entropy
+    double focal_gamma;   // default 2.0
+    double weight_decay;  // default 1e-4 (L2 added to the gradient)
+    double grad_clip;     // global grad-norm clip, default 1.0
+    double train_frac;    // temporal split, default 0.70
+    double val_frac;      // default 0.15 (test = the rest)
+    uint64_t seed;        // every random draw comes from this
 } kt_train_cfg;
 
 // A row-major float feature matrix with its column names in canonical order
@@ -46,9 +46,9 @@ typedef struct kt_train_cfg {
 typedef struct kt_features {
     size_t n_rows;
     size_t n_cols;
-    float *x;          // n_rows * n_cols
-    char **names;      // n_cols strings
-    int64_t *time;     // n_rows
+    float *x;      // n_rows * n_cols
+    char **names;  // n_cols strings
+    int64_t *time; // n_rows
 } kt_features;
 
 #endif // KT_DOMAIN_TYPES_H
