@@ -256,9 +256,9 @@ cmd_serve(cli_ctx *c, int argc, char **argv)
     }
     print_banner(&o, port);
     // Issue 7: local worker processes (none when KTRDR_WORKERS=0).
-    if (bc.ops.use_workers && (rv = serve_workers_start(
-                                   c, kt_backend_runtime(b), o.url, o.dir,
-                                   &workers)) != CLI_OK) {
+    if (bc.ops.use_workers &&
+        (rv = serve_workers_start(c, kt_backend_runtime(b), o.url, o.dir,
+                                  &workers)) != CLI_OK) {
         goto close;
     }
     (void)sigwait(&set, &sig);
