@@ -19,11 +19,13 @@
 #include "base/alloc.h"
 
 #define GUARD_TICK_MS  50  // the thread's period
-#define GUARD_EVERY_MS 500 // between probes
-// A probe not accepted by then: relisten. Generous, because giving up on a
-// probe mid-handshake is itself the kind of connection that stops NNG's
-// listener, and a loaded machine can take hundreds of ms to accept.
-#define GUARD_WAIT_MS 1500
+#define GUARD_EVERY_MS 250 // between probes
+// A probe not accepted by then: relisten. Short, because while the
+// listener is stopped a dialing peer's messages are lost (guard.h). Under
+// load a probe can time out on a healthy listener; the needless relisten
+// is harmless, and the half-open probe it leaves behind can no longer
+// hang shutdown (kt__guard_close_bounded).
+#define GUARD_WAIT_MS 200
 
 struct kt__guard {
     nng_socket sock;
