@@ -35,6 +35,7 @@ struct kt_wpool {
     bool closing;
     wchild *kids;
     uint32_t nkids, cap;
+    uint32_t reaping; // children removed whose exit callback still runs
     kt_wpool_exit_fn fn;
     void *arg;
 };
@@ -73,6 +74,7 @@ pool_reap(kt_wpool *p, uint32_t i)
     int status = 0;
 
     p->kids[i] = p->kids[--p->nkids];
+    p->reaping++; // wait_empty waits for the exit callback too
     pthread_mutex_unlock(&p->mtx);
     e.at_ns = kt_mono_ns();
     while (waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
@@ -87,6 +89,7 @@ pool_reap(kt_wpool *p, uint32_t i)
     }
     free(c.tag);
     pthread_mutex_lock(&p->mtx);
+    p->reaping--;
     pthread_cond_broadcast(&p->cv);
 }
 
@@ -355,9 +358,9 @@ kt_wpool_wait_empty(kt_wpool *p, uint32_t timeout_ms)
         dl.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&p->mtx);
-    while (p->nkids > 0 && err == KT_OK) {
+    while ((p->nkids > 0 || p->reaping > 0) && err == KT_OK) {
         if (pthread_cond_timedwait(&p->cv, &p->mtx, &dl) == ETIMEDOUT) {
-            err = p->nkids > 0 ? KT_ETIMEDOUT : KT_OK;
+            err = p->nkids > 0 || p->reaping > 0 ? KT_ETIMEDOUT : KT_OK;
         }
     }
     pthread_mutex_unlock(&p->mtx);
