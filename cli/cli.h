@@ -87,6 +87,7 @@ int cli_json_print(json_t *j);
 
 // Commands (cmd_*.c): argv[0] is the sub-command's first argument.
 int cmd_operations(cli_ctx *c, int argc, char **argv);
+int cmd_results(cli_ctx *c, int argc, char **argv);
 int cmd_checkpoints(cli_ctx *c, int argc, char **argv);
 int cmd_models(cli_ctx *c, int argc, char **argv);
 int cmd_backtest(cli_ctx *c, int argc, char **argv);

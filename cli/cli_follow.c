@@ -13,7 +13,8 @@
 
 #include "cli.h"
 
-#define QCAP 64
+#define QCAP           64
+#define FOLLOW_POLL_MS 2000 // no event for this long: ask for the status
 
 typedef struct fevent {
     double percent, train_loss, val_loss, equity;
@@ -272,6 +273,35 @@ q_wait(fqueue *q, fevent *out, int ms)
     return got;
 }
 
+// poll_final asks for the operation and, when it has ended, fills e as its
+// final event: progress events are best effort, so a follower never waits
+// on a lost final event.
+static bool
+poll_final(cli_ctx *c, const char *id, fevent *e)
+{
+    Ktpb__V1__OpsGetRequest g;
+    Ktpb__V1__OpsReply *r;
+    bool ended = false;
+
+    ktpb__v1__ops_get_request__init(&g);
+    g.id = CLI_STR(id);
+    if (cli_call(c, c->ops, KT_OPS_GET, &g.base,
+                 &ktpb__v1__ops_reply__descriptor, 5000,
+                 (ProtobufCMessage **)&r) != CLI_OK) {
+        return false;
+    }
+    if (r->status == 0 && r->op != NULL) {
+        fevent f = {0};
+        ev_from_op(&f, r->op);
+        if (f.final) {
+            *e = f;
+            ended = true;
+        }
+    }
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return ended;
+}
+
 static int
 cancel_now(cli_ctx *c, view *v, const char *id)
 {
@@ -319,6 +349,7 @@ cli_follow(cli_ctx *c, const char *op_id)
     kt_spawn_opts so = {.name = NULL};
     kt_aid fa;
     int rv = CLI_ERR;
+    int64_t last_ev = cli_now_ms();
 
     snprintf(q.op_id, sizeof(q.op_id), "%s", op_id);
     q.ops = c->ops;
@@ -334,7 +365,15 @@ cli_follow(cli_ctx *c, const char *op_id)
             rv = cancel_now(c, &v, op_id);
             break;
         }
-        if (!q_wait(&q, &e, 200)) {
+        bool got = q_wait(&q, &e, 200);
+        int64_t now = cli_now_ms();
+        if (got) {
+            last_ev = now;
+        } else if (now - last_ev >= FOLLOW_POLL_MS) {
+            last_ev = now;
+            got = poll_final(c, op_id, &e);
+        }
+        if (!got) {
             continue;
         }
         if (v.p0 < 0) {

@@ -1,4 +1,5 @@
-// cmd_ops.c: `ktrdr operations list|status|cancel|resume`.
+// cmd_ops.c: `ktrdr operations list|status|cancel|resume` (results:
+// cmd_results.c).
 #include <inttypes.h>
 #include <ktpb/v1/ops.pb-c.h>
 #include <string.h>
@@ -27,7 +28,9 @@ static const char ops_help[] =
     "  cancel ID [--reason TEXT]\n"
     "                       cancel it (a cancellation checkpoint is saved)\n"
     "  resume ID [--follow] continue a cancelled or failed operation from\n"
-    "                       its checkpoint\n";
+    "                       its checkpoint\n"
+    "  results ID [--trades] [--equity]\n"
+    "                       what a completed operation produced\n";
 
 static void
 print_table(const Ktpb__V1__OpsListReply *r)
@@ -258,6 +261,9 @@ ops_one(cli_ctx *c, int argc, char **argv, const char *verb)
 int
 cmd_operations(cli_ctx *c, int argc, char **argv)
 {
+    if (argc > 0 && strcmp(argv[0], "results") == 0) {
+        return cmd_results(c, argc - 1, argv + 1);
+    }
     if (c->help || argc < 1) {
         bool list = argc > 0 && strcmp(argv[0], "list") == 0;
         fputs(list ? list_help : ops_help, c->help ? stdout : stderr);

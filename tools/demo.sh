@@ -92,17 +92,16 @@ echo
 bold "Resume it to completion"
 run ktrdr operations resume "$op" --follow
 run ktrdr operations status "$op"
-model=$(curl -s "http://127.0.0.1:$port/api/v1/operations/$op/results" |
-    sed -n 's/.*"model_path":"\([^"]*\)".*/\1/p')
-echo "model: $model"
+run ktrdr operations results "$op"
+model=$(ktrdr --json operations results "$op" |
+    sed -n 's/.*"model_path": *"\([^"]*\)".*/\1/p')
 
 bold "Backtest the model on 2019-2020"
 run ktrdr backtest run "$strategy" "$symbol" 1d --model "$model" \
     --start-date 2019-01-01 --end-date 2020-04-17 --follow
 bt=$(ktrdr operations list --type backtesting --json |
     grep -o '"op_backtesting_[0-9a-f_]*"' | head -1 | tr -d '"')
-run curl -s "http://127.0.0.1:$port/api/v1/operations/$bt/results"
-echo
+run ktrdr operations results "$bt" --trades
 
 bold "Stop the backend"
 stop_backend

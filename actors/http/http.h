@@ -7,6 +7,7 @@
 #ifndef KT_HTTP_HTTP_H
 #define KT_HTTP_HTTP_H
 
+#include <ktpb/v1/ops.pb-c.h>
 #include <ktpb/v1/persist.pb-c.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,9 @@ extern const kt_actor_ops http_ops;
 // kt_http_op_json: an operation as the HTTP API and `ktrdr --json` show it
 // (a new object; the caller releases it with json_decref).
 json_t *kt_http_op_json(const Ktpb__V1__OperationRecord *op);
+// kt_http_results_json: the "results" object of GET /operations/{id}/results
+// and `ktrdr operations results --json` (new object; json_decref it).
+json_t *kt_http_results_json(const Ktpb__V1__OpsResultsReply *r);
 // Names used in JSON: "running", "cancellation" ...
 const char *kt_http_status_name(Ktpb__V1__OpStatus s);
 const char *kt_http_ckpt_type_name(Ktpb__V1__CheckpointType t);

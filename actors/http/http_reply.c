@@ -252,6 +252,28 @@ kt__http_r_resume(struct evhttp_request *req, const http_slot *s,
     protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 
+json_t *
+kt_http_results_json(const Ktpb__V1__OpsResultsReply *r)
+{
+    json_t *res = json_object();
+
+    if (r->training != NULL) {
+        json_object_set_new(res, "training",
+                            kt__http_pb_json(&r->training->base));
+    }
+    if (r->backtest != NULL) {
+        json_object_set_new(res, "backtest",
+                            kt__http_pb_json(&r->backtest->base));
+    }
+    if (r->trades != NULL) {
+        json_object_set_new(res, "trades", kt__http_pb_json(&r->trades->base));
+    }
+    if (r->equity != NULL) {
+        json_object_set_new(res, "equity", kt__http_pb_json(&r->equity->base));
+    }
+    return res;
+}
+
 void
 kt__http_r_results(struct evhttp_request *req, const http_slot *s,
                    const kt_msg *rep)
@@ -260,23 +282,7 @@ kt__http_r_results(struct evhttp_request *req, const http_slot *s,
     if (r->status == KT_ENOENT && r->op == NULL) {
         kt__http_send_error(req, 404, "Operation not found: %s", s->id);
     } else if (!failed(req, r->status, r->message)) {
-        json_t *res = json_object();
-        if (r->training != NULL) {
-            json_object_set_new(res, "training",
-                                kt__http_pb_json(&r->training->base));
-        }
-        if (r->backtest != NULL) {
-            json_object_set_new(res, "backtest",
-                                kt__http_pb_json(&r->backtest->base));
-        }
-        if (r->trades != NULL) {
-            json_object_set_new(res, "trades",
-                                kt__http_pb_json(&r->trades->base));
-        }
-        if (r->equity != NULL) {
-            json_object_set_new(res, "equity",
-                                kt__http_pb_json(&r->equity->base));
-        }
+        json_t *res = kt_http_results_json(r);
         kt__http_send_json(
             req, 200,
             json_pack("{s:b,s:s,s:s?,s:s?,s:o}", "success", 1, "operation_id",

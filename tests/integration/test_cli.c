@@ -245,6 +245,7 @@ Test(cli, json_output_of_list_status_show)
 
 Test(cli, follow_prints_plain_lines_until_completion)
 {
+    char id[128];
     h_out r;
 
     h_serve(NULL);
@@ -255,8 +256,26 @@ Test(cli, follow_prints_plain_lines_until_completion)
     cr_expect_not_null(strstr(r.out, "epoch 4/4"), "%s", r.out);
     cr_expect_not_null(strstr(r.out, "Operation completed successfully"));
     cr_expect_null(strchr(r.out, '\r'), "no progress bar without a terminal");
+    cr_assert(h_op_id(r.out, id, sizeof(id)), "%s", r.out);
     h_run(&r, "operations", "list", "--status", "completed");
     cr_expect_not_null(strstr(r.out, "COMPLETED  100%"), "%s", r.out);
+    // What it produced: the model and its metrics, as text and JSON.
+    h_run(&r, "operations", "results", id);
+    cr_expect_eq(r.code, 0, "%s %s", r.out, r.err);
+    cr_expect_not_null(strstr(r.out, "Model:     "), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "4 epochs"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "Test:      accuracy"), "%s", r.out);
+    h_run(&r, "--json", "operations", "results", id);
+    json_t *j = json_loads(r.out, 0, NULL);
+    cr_assert_not_null(j, "%s", r.out);
+    cr_expect_not_null(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(j, "results"), "training"),
+            "model_path")),
+        "%s", r.out);
+    json_decref(j);
+    h_run(&r, "operations", "results", "op_training_20990101_000000_ffffff");
+    cr_expect_eq(r.code, 1, "unknown id: %s", r.err);
     h_stop();
 }
 
