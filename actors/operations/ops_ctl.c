@@ -1,5 +1,6 @@
 // ops_ctl.c: cancel, graceful shutdown and resume of operations; the end
 // of an operation (WorkerDone, or its actor's unexpected stop).
+#include <inttypes.h>
 #include <ktpb/v1/envelope.pb-c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,15 @@ ops_finish(ops *o, ops_job *j, Ktpb__V1__OpStatus st, const char *error,
     j->phase = J_FINISHING;
     j->final = st;
     kt__strlcpy(j->error, error, sizeof(j->error));
+    if (st == KTPB__V1__OP_STATUS__OP_COMPLETED && j->units_total > 0) {
+        // The record ends at the end, whatever progress events were last.
+        j->percent = 100.0;
+        j->units_done = j->units_total;
+        (void)snprintf(j->step, sizeof(j->step), "%s %" PRId64 "/%" PRId64,
+                       j->by_epoch ? "Epoch" : "Bar", j->units_total,
+                       j->units_total);
+        j->dirty = true;
+    }
     kt__ops_flush_progress(o, j);
     kt__ops_transition(o, j, st, error, result, len, PK_DONE);
 }
