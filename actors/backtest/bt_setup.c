@@ -47,51 +47,19 @@ kt__bt_setup(bt_actor *b, char *err, size_t n)
 }
 
 static kt_err
-restore_from(bt_actor *b, const Ktpb__V1__CheckpointLoadReply *r, char *err,
-             size_t n)
+bt_import(void *arg, const uint8_t *data, size_t len, char *err, size_t n)
 {
-    const Ktpb__V1__CheckpointRecord *c = r->checkpoint;
-    kt_err rv;
+    bt_actor *b = arg;
 
-    if (r->status != KT_OK) {
-        (void)snprintf(err, n, "%s", r->message);
-        return (kt_err)r->status;
-    }
-    for (size_t i = 0; c != NULL && i < c->n_artifacts; i++) {
-        if (strcmp(c->artifacts[i]->name, KT_BACKTEST_ARTIFACT) == 0) {
-            rv = kt_backtest_import(b->bt, c->artifacts[i]->data.data,
-                                    c->artifacts[i]->data.len, err, n);
-            if (rv == KT_EVERSION) {
-                char why[256];
-                kt__strlcpy(why, err, sizeof(why));
-                (void)snprintf(err, n, "Checkpoint version mismatch: %s", why);
-            }
-            return rv;
-        }
-    }
-    (void)snprintf(err, n, "Checkpoint corrupted: missing %s",
-                   KT_BACKTEST_ARTIFACT);
-    return KT_ECORRUPT;
+    return kt_backtest_import(b->bt, data, len, err, n);
 }
 
 kt_err
 kt__bt_restore(bt_actor *b, const kt_msg *reply, char *err, size_t n)
 {
-    Ktpb__V1__CheckpointLoadReply *r;
-    kt_err rv;
+    kt_err rv =
+        kt__worker_restore(reply, KT_BACKTEST_ARTIFACT, bt_import, b, err, n);
 
-    if (kt_msg_type(reply) == KT_MSG_TIMEOUT) {
-        (void)snprintf(err, n, "checkpoint load timed out");
-        return KT_ETIMEDOUT;
-    }
-    r = (Ktpb__V1__CheckpointLoadReply *)kt__pb_unpack(
-        &ktpb__v1__checkpoint_load_reply__descriptor, reply, "backtest");
-    if (r == NULL) {
-        (void)snprintf(err, n, "malformed checkpoint load reply");
-        return KT_EPROTO;
-    }
-    rv = restore_from(b, r, err, n);
-    ktpb__v1__checkpoint_load_reply__free_unpacked(r, NULL);
     if (rv == KT_OK) {
         b->last_ckpt_bar = kt_backtest_next_bar(b->bt);
     }

@@ -294,3 +294,53 @@ kt__worker_done(kt__worker *w, Ktpb__V1__OpStatus st, const char *error,
         kt_exit(w->self, KT_OK); // nobody will release us
     }
 }
+
+static kt_err
+worker_restore_from(const Ktpb__V1__CheckpointLoadReply *r,
+                    const char *artifact, kt__worker_import_fn import,
+                    void *arg, char *err, size_t n)
+{
+    const Ktpb__V1__CheckpointRecord *c = r->checkpoint;
+    kt_err rv;
+
+    if (r->status != KT_OK) {
+        (void)snprintf(err, n, "%s", r->message);
+        return (kt_err)r->status;
+    }
+    for (size_t i = 0; c != NULL && i < c->n_artifacts; i++) {
+        if (strcmp(c->artifacts[i]->name, artifact) == 0) {
+            rv = import(arg, c->artifacts[i]->data.data,
+                        c->artifacts[i]->data.len, err, n);
+            if (rv == KT_EVERSION) {
+                char why[256];
+                kt__strlcpy(why, err, sizeof(why));
+                (void)snprintf(err, n, "Checkpoint version mismatch: %s", why);
+            }
+            return rv;
+        }
+    }
+    (void)snprintf(err, n, "Checkpoint corrupted: missing %s", artifact);
+    return KT_ECORRUPT;
+}
+
+kt_err
+kt__worker_restore(const kt_msg *reply, const char *artifact,
+                   kt__worker_import_fn import, void *arg, char *err, size_t n)
+{
+    Ktpb__V1__CheckpointLoadReply *r;
+    kt_err rv;
+
+    if (kt_msg_type(reply) == KT_MSG_TIMEOUT) {
+        (void)snprintf(err, n, "checkpoint load timed out");
+        return KT_ETIMEDOUT;
+    }
+    r = (Ktpb__V1__CheckpointLoadReply *)kt__pb_unpack(
+        &ktpb__v1__checkpoint_load_reply__descriptor, reply, "worker");
+    if (r == NULL) {
+        (void)snprintf(err, n, "malformed checkpoint load reply");
+        return KT_EPROTO;
+    }
+    rv = worker_restore_from(r, artifact, import, arg, err, n);
+    ktpb__v1__checkpoint_load_reply__free_unpacked(r, NULL);
+    return rv;
+}

@@ -91,6 +91,18 @@ void kt__worker_terminal(kt__worker *w, Ktpb__V1__CheckpointType type,
 // kt__worker_load asks persistence for the newest checkpoint with its
 // artifacts; the reply (KT_PERSIST_CKPT_LOAD_REPLY) goes to the actor.
 KT_NODISCARD kt_err kt__worker_load(kt__worker *w);
+// kt__worker_import_fn rebuilds an engine from its checkpointed bytes.
+typedef kt_err (*kt__worker_import_fn)(void *arg, const uint8_t *data,
+                                       size_t len, char *err, size_t n);
+// kt__worker_restore decodes the reply to kt__worker_load (or its timeout)
+// and hands the artifact named `artifact` to import. Errors carry the
+// guide's words: the load's own message (e.g. "No checkpoint found for
+// operation <id>"), "Checkpoint corrupted: missing <name>", "Checkpoint
+// version mismatch: <why>".
+KT_NODISCARD kt_err kt__worker_restore(const kt_msg *reply,
+                                       const char *artifact,
+                                       kt__worker_import_fn import, void *arg,
+                                       char *err, size_t n);
 // kt__worker_reply handles a checkpoint ack or an ask timeout addressed to
 // the worker: returns true when msg was one (and frees it). A failed save
 // is loud: the worker finishes as failed with "Checkpoint save failed:

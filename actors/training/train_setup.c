@@ -69,62 +69,20 @@ kt__training_setup(training *tr, char *err, size_t n)
                           n);
 }
 
-static const Ktpb__V1__Artifact *
-find_artifact(const Ktpb__V1__CheckpointRecord *c, const char *name)
-{
-    for (size_t i = 0; i < c->n_artifacts; i++) {
-        if (strcmp(c->artifacts[i]->name, name) == 0) {
-            return c->artifacts[i];
-        }
-    }
-    return NULL;
-}
-
 static kt_err
-restore_from(training *tr, const Ktpb__V1__CheckpointLoadReply *r, char *err,
-             size_t n)
+training_import(void *arg, const uint8_t *data, size_t len, char *err, size_t n)
 {
-    const Ktpb__V1__Artifact *a;
-    kt_err rv;
+    training *tr = arg;
 
-    if (r->status != KT_OK) {
-        (void)snprintf(err, n, "%s", r->message);
-        return (kt_err)r->status;
-    }
-    if (r->checkpoint == NULL ||
-        (a = find_artifact(r->checkpoint, KT_TRAINING_ARTIFACT)) == NULL) {
-        (void)snprintf(err, n, "Checkpoint corrupted: missing %s",
-                       KT_TRAINING_ARTIFACT);
-        return KT_ECORRUPT;
-    }
-    rv = kt_trainer_import(&tr->f, tr->labels, a->data.data, a->data.len,
-                           &tr->t, err, n);
-    if (rv == KT_EVERSION) {
-        char why[256];
-        kt__strlcpy(why, err, sizeof(why));
-        (void)snprintf(err, n, "Checkpoint version mismatch: %s", why);
-    }
-    return rv;
+    return kt_trainer_import(&tr->f, tr->labels, data, len, &tr->t, err, n);
 }
 
 kt_err
 kt__training_restore(training *tr, const kt_msg *reply, char *err, size_t n)
 {
-    Ktpb__V1__CheckpointLoadReply *r;
-    kt_err rv;
+    kt_err rv = kt__worker_restore(reply, KT_TRAINING_ARTIFACT, training_import,
+                                   tr, err, n);
 
-    if (kt_msg_type(reply) == KT_MSG_TIMEOUT) {
-        (void)snprintf(err, n, "checkpoint load timed out");
-        return KT_ETIMEDOUT;
-    }
-    r = (Ktpb__V1__CheckpointLoadReply *)kt__pb_unpack(
-        &ktpb__v1__checkpoint_load_reply__descriptor, reply, "training");
-    if (r == NULL) {
-        (void)snprintf(err, n, "malformed checkpoint load reply");
-        return KT_EPROTO;
-    }
-    rv = restore_from(tr, r, err, n);
-    ktpb__v1__checkpoint_load_reply__free_unpacked(r, NULL);
     if (rv == KT_OK) {
         tr->last_ckpt_epoch = kt_trainer_epoch(tr->t);
     }
