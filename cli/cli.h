@@ -102,6 +102,7 @@ uint32_t serve_workers_count(void); // $KTRDR_WORKERS, default: cores
 int serve_workers_start(cli_ctx *c, kt_runtime *rt, const char *url,
                         const char *dir, kt_supervision **sp);
 void serve_workers_stop(kt_supervision *s);
+void serve_workers_close(kt_supervision *s);
 
 // Following an operation (cli_follow.c): progress bar on a terminal, plain
 // lines otherwise; Ctrl+C cancels the operation (checkpoint saved) and

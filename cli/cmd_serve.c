@@ -271,7 +271,8 @@ cmd_serve(cli_ctx *c, int argc, char **argv)
     rv = CLI_OK;
 close:
     serve_workers_stop(workers);
-    kt_backend_close(b);
+    kt_backend_close(b); // stops the supervisor actor before its pool goes
+    serve_workers_close(workers);
     if (strncmp(o.url, "ipc://", 6) == 0) {
         (void)unlink(o.url + 6);
     }

@@ -85,6 +85,16 @@ serve_workers_stop(kt_supervision *s)
         // Workers keep computing and re-register with the next backend;
         // local ones drain (finish, deliver, exit) if none comes.
         kt_supervision_shutdown(s);
+        kt_supervision_quiesce(s);
+    }
+}
+
+void
+serve_workers_close(kt_supervision *s)
+{
+    if (s != NULL) {
+        // Only once the backend's runtime is stopped: its supervisor actor
+        // uses the process pool this frees.
         kt_supervision_close(s, true);
     }
 }

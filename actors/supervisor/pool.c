@@ -33,6 +33,7 @@ struct kt_wpool {
     pthread_cond_t cv; // a child left
     int wake[2];       // tells the reaper the set changed
     bool closing;
+    bool joined; // the reaper thread is gone (kt_wpool_quiesce)
     wchild *kids;
     uint32_t nkids, cap;
     uint32_t reaping; // children removed whose exit callback still runs
@@ -368,14 +369,32 @@ kt_wpool_wait_empty(kt_wpool *p, uint32_t timeout_ms)
 }
 
 static void
-pool_stop(kt_wpool *p, bool kill_kids)
+pool_quiesce(kt_wpool *p)
 {
+    if (p->joined) {
+        return;
+    }
     pthread_mutex_lock(&p->mtx);
     p->closing = true;
     p->fn = NULL; // exits from here on are not reported
     pthread_mutex_unlock(&p->mtx);
     pool_wake(p);
     pthread_join(p->thr, NULL);
+    p->joined = true;
+}
+
+void
+kt_wpool_quiesce(kt_wpool *p)
+{
+    if (p != NULL) {
+        pool_quiesce(p);
+    }
+}
+
+static void
+pool_stop(kt_wpool *p, bool kill_kids)
+{
+    pool_quiesce(p);
     for (uint32_t i = 0; i < p->nkids; i++) {
         if (kill_kids) {
             (void)syscall(SYS_pidfd_send_signal, p->kids[i].pidfd, SIGKILL,

@@ -43,6 +43,9 @@ KT_NODISCARD kt_err kt_wpool_wait_empty(kt_wpool *p, uint32_t timeout_ms);
 // kt_wpool_detach stops watching: children keep running (they notice the
 // backend is gone and drain, see docs/actors/workers.md); frees p.
 void kt_wpool_detach(kt_wpool *p);
+// kt_wpool_quiesce stops the reaper thread (no exit callback runs after it
+// returns) but keeps p valid for kill/count until detach or close.
+void kt_wpool_quiesce(kt_wpool *p);
 // kt_wpool_close SIGKILLs and reaps children still alive (their exits are
 // not reported), stops the thread and frees p. NULL is a no-op.
 void kt_wpool_close(kt_wpool *p);

@@ -111,6 +111,14 @@ kt_supervision_shutdown(kt_supervision *s)
 }
 
 void
+kt_supervision_quiesce(kt_supervision *s)
+{
+    if (s != NULL) {
+        kt_wpool_quiesce(s->pool); // no more exit reports into the runtime
+    }
+}
+
+void
 kt_supervision_close(kt_supervision *s, bool detach)
 {
     if (s == NULL) {

@@ -60,9 +60,13 @@ KT_NODISCARD kt_err kt_supervision_kill_worker(kt_supervision *s, uint32_t n,
 // worker is told the backend goes away (they keep computing and
 // re-register with the next backend). From a plain thread.
 void kt_supervision_shutdown(kt_supervision *s);
-// kt_supervision_close: before kt_runtime_stop / kt_backend_close. Local
-// workers are left running when `detach` (they drain: finish their
+// Stopping, in this order: kt_supervision_shutdown (optional), then
+// kt_supervision_quiesce (the process pool stops reporting exits into the
+// runtime), then kt_runtime_stop / kt_backend_close (the supervisor actor,
+// which uses the pool, is gone), then kt_supervision_close, which frees.
+// Local workers are left running when `detach` (they drain: finish their
 // operations with the next backend, then exit), else SIGKILLed.
+void kt_supervision_quiesce(kt_supervision *s);
 void kt_supervision_close(kt_supervision *s, bool detach);
 
 // The actor, for tests that wire it by hand (kt_supervision_start does).

@@ -211,8 +211,18 @@ static H_UNUSED void
 h_stop(void)
 {
     if (h_srv > 0) {
+        static char log[8192];
+        char path[160];
+        int code;
+
         kill(h_srv, SIGTERM);
-        cr_expect_eq(h_wait(h_srv, 30000), 0, "serve exit status");
+        code = h_wait(h_srv, 30000);
+        if (code != 0) {
+            snprintf(path, sizeof(path), "%s/serve.err", h_dir);
+            h_slurp(path, log, sizeof(log));
+        }
+        cr_expect_eq(code, 0, "serve exit status %d: %s", code,
+                     code != 0 ? log : "");
         h_kill_workers(h_srv);
         h_srv = 0;
     }

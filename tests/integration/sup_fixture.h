@@ -129,13 +129,14 @@ sf_kill_workers(const sf *t)
 static inline void
 sf_close(sf *t)
 {
-    if (t->s != NULL) {
-        kt_supervision_close(t->s, false);
-        t->s = NULL;
-    }
+    kt_supervision_quiesce(t->s); // supervisor.h: the stopping order
     if (t->f.b != NULL) {
         kt_backend_close(t->f.b);
         t->f.b = NULL;
+    }
+    if (t->s != NULL) {
+        kt_supervision_close(t->s, false);
+        t->s = NULL;
     }
     if (t->backend > 0) {
         (void)kill(t->backend, SIGKILL);

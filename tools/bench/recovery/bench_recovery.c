@@ -476,8 +476,9 @@ main(int argc, char **argv)
     for (int i = 0; i < (trials + 3) / 4; i++) {
         trial_kill(&b, id, &seq, SIGSTOP);
     }
-    kt_supervision_close(b.s, false);
+    kt_supervision_quiesce(b.s); // supervisor.h: the stopping order
     kt_backend_close(b.b);
+    kt_supervision_close(b.s, false);
     free(id);
     phase_rereg(&b, (trials + 1) / 2);
     return 0;

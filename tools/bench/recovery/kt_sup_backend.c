@@ -123,7 +123,8 @@ main(int argc, char **argv)
     while (sigwait(&set, &sig) != 0) {
     }
     kt_supervision_shutdown(sup);
-    kt_supervision_close(sup, true);
+    kt_supervision_quiesce(sup); // supervisor.h: the stopping order
     kt_backend_close(b);
+    kt_supervision_close(sup, true);
     return 0;
 }
