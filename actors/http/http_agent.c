@@ -100,6 +100,10 @@ agent_strategy(http_ctx *c, const char *s, char *out)
         kt__http_send_error(c->req, 422, "strategy is too long");
         return false;
     }
+    if (kt__http_has_dotdot(s)) {
+        kt__http_send_error(c->req, 400, "strategy must not contain '..'");
+        return false;
+    }
     (void)snprintf(cand, sizeof(cand), "%s/%s%s", dir, s,
                    strstr(s, ".yaml") != NULL ? "" : ".yaml");
     if (realpath(s[0] == '/' ? s : cand, out) == NULL) {

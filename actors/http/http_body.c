@@ -108,6 +108,10 @@ resolve_strategy(http_ctx *c, const char *path, char *out)
         kt__http_send_error(c->req, 422, "strategy_path is empty or too long");
         return false;
     }
+    if (kt__http_has_dotdot(path)) {
+        kt__http_send_error(c->req, 400, "strategy_path must not contain '..'");
+        return false;
+    }
     if ((path[0] == '/' ||
          (realpath(cand, out) == NULL && realpath(cand2, out) == NULL)) &&
         realpath(path, out) == NULL) {
@@ -133,6 +137,10 @@ resolve_model(http_ctx *c, const char *path, char *out)
     char cand[PATH_MAX * 2];
 
     snprintf(cand, sizeof(cand), "%s/%s", dir, path);
+    if (kt__http_has_dotdot(path)) {
+        kt__http_send_error(c->req, 400, "model_path must not contain '..'");
+        return false;
+    }
     if (path[0] == '\0' || strlen(path) >= PATH_MAX || dl == 0 ||
         realpath(path[0] == '/' ? path : cand, out) == NULL) {
         kt__http_send_error(c->req, 422, "model not found: %s", path);

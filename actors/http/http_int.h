@@ -106,6 +106,11 @@ void kt__http_send_status(struct evhttp_request *req, int32_t status,
                           const char *message);
 void kt__http_send_timeout(struct evhttp_request *req);
 
+// kt__http_has_dotdot: whether a client path has a ".." component. Such a
+// path is refused before it is resolved, so the answer never depends on
+// where the server runs or on which files exist above it.
+bool kt__http_has_dotdot(const char *path);
+
 // kt__http_ask packs m as the request of this HTTP request (to target,
 // as message type `type`). Answers 500/503 itself and returns false on
 // failure.

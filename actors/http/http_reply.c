@@ -309,3 +309,14 @@ kt__http_r_workers(struct evhttp_request *req, const http_slot *s,
     }
     protobuf_c_message_free_unpacked(&r->base, NULL);
 }
+
+bool
+kt__http_has_dotdot(const char *path)
+{
+    for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2) {
+        if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/')) {
+            return true;
+        }
+    }
+    return false;
+}

@@ -241,6 +241,18 @@ Test(http, bad_requests_get_4xx_with_a_json_error)
          "\"timeframe\":\"1h\"}",
          400},
         {"POST", "/api/v1/training/train",
+         "{\"strategy_path\":\"../../../../../../../../../../../etc/passwd\","
+         "\"symbol\":\"EURUSD\",\"timeframe\":\"1h\"}",
+         400},
+        {"POST", "/api/v1/training/train",
+         "{\"strategy_path\":\"x/../../nowhere/at/all.yaml\","
+         "\"symbol\":\"EURUSD\",\"timeframe\":\"1h\"}",
+         400},
+        {"POST", "/api/v1/backtests/start",
+         "{\"strategy_path\":\"minimal.yaml\",\"model_path\":\"../../x\","
+         "\"symbol\":\"EURUSD\",\"timeframe\":\"1h\"}",
+         400},
+        {"POST", "/api/v1/training/train",
          "{\"strategy_path\":\"/etc/passwd\",\"symbol\":\"EURUSD\","
          "\"timeframe\":\"1h\"}",
          400},
