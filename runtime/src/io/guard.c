@@ -223,12 +223,20 @@ kt__guard_relistens(kt__guard *g)
 
 // ---- bounded close ----
 
+// Closes still running after their caller gave up on them. NNG 1.5.2 has
+// one reaper thread; a close stuck on a half-open connection stalls it,
+// and every nng_close after it then waits forever too (seen: `ktrdr serve`
+// hung on SIGTERM in a scheduler's plain close). While one is stuck, later
+// closes are not attempted: the sockets are left to the process's exit.
+static atomic_int g_stuck;
+
 typedef struct close_job {
     nng_socket sock;
     pthread_mutex_t mtx;
     pthread_cond_t cv;
     bool done;
-    int refs; // the closer thread and the waiter
+    bool abandoned; // the waiter timed out; counted in g_stuck
+    int refs;       // the closer thread and the waiter
 } close_job;
 
 static void
@@ -254,6 +262,9 @@ close_main(void *arg)
     nng_close(j->sock);
     pthread_mutex_lock(&j->mtx);
     j->done = true;
+    if (j->abandoned) {
+        atomic_fetch_sub(&g_stuck, 1);
+    }
     pthread_cond_signal(&j->cv);
     pthread_mutex_unlock(&j->mtx);
     close_job_unref(j);
@@ -263,11 +274,18 @@ close_main(void *arg)
 bool
 kt__guard_close_bounded(nng_socket sock, int ms)
 {
-    close_job *j = calloc(1, sizeof(*j));
+    close_job *j;
     struct timespec dl;
     pthread_t t;
     bool done;
 
+    if (atomic_load(&g_stuck) > 0) {
+        kt_log(KT_LOG_WARN, "net",
+               "event=close_skipped reason=\"an earlier close is stuck in "
+               "NNG; the socket is left to the process's exit\"");
+        return false;
+    }
+    j = calloc(1, sizeof(*j));
     if (j == NULL) {
         nng_close(sock);
         return true;
@@ -295,6 +313,10 @@ kt__guard_close_bounded(nng_socket sock, int ms)
            pthread_cond_timedwait(&j->cv, &j->mtx, &dl) != ETIMEDOUT) {
     }
     done = j->done;
+    if (!done) {
+        j->abandoned = true;
+        atomic_fetch_add(&g_stuck, 1);
+    }
     pthread_mutex_unlock(&j->mtx);
     close_job_unref(j);
     if (!done) {

@@ -38,7 +38,9 @@ uint64_t kt__guard_relistens(kt__guard *g);
 // nng_close can wait forever on a connection its stopped listener never
 // finished (see above). On timeout it logs, leaves the close running on a
 // detached thread and returns false: the caller must then not free
-// anything NNG's pipe callbacks may still touch.
+// anything NNG's pipe callbacks may still touch. While such a close is
+// still stuck, later calls return false at once without closing: NNG's
+// single reaper is stalled and any nng_close would wait forever.
 bool kt__guard_close_bounded(nng_socket sock, int ms);
 
 #endif // KT_IO_GUARD_H

@@ -243,13 +243,13 @@ kt__net_close(kt__sock *s)
     if (s == NULL) {
         return true;
     }
-    if (!s->peer) {
-        nng_close(s->tx);
-    }
     kt__guard_stop(s->guard); // it may listen again until stopped
-    // Waits for pipe callbacks to finish, but never forever (guard.h).
-    if (!kt__guard_close_bounded(s->rx, NET_CLOSE_MS)) {
+    // Both wait for pipe callbacks to finish, but never forever (guard.h).
+    if (!s->peer && !kt__guard_close_bounded(s->tx, NET_CLOSE_MS)) {
         return false; // abandoned: callbacks may still use s
+    }
+    if (!kt__guard_close_bounded(s->rx, NET_CLOSE_MS)) {
+        return false;
     }
     kt__guard_free(s->guard);
     if (s->cur != NULL) {
