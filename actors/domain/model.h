@@ -35,6 +35,7 @@ typedef struct kt_train_metrics {
     double best_val_loss;     // lowest validation loss seen
     double best_val_accuracy; // highest validation accuracy seen
     int best_epoch;           // 1-based epoch of best_val_loss (0: none)
+    double first_train_loss;  // epoch 1's training loss (the research gate)
 } kt_train_metrics;
 
 // Held-out test metrics (reference §1.9), computed on the final model.

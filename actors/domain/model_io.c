@@ -102,14 +102,15 @@ model_json(const kt_model *m, model_buf *b)
                     "\"final_train_loss\": %.17g, \"final_train_accuracy\": "
                     "%.17g, \"final_val_loss\": %.17g, \"final_val_accuracy\": "
                     "%.17g, \"best_val_loss\": %.17g, \"best_val_accuracy\": "
-                    "%.17g, \"best_epoch\": %d},\n  \"test_metrics\": "
+                    "%.17g, \"best_epoch\": %d, \"first_train_loss\": "
+                    "%.17g},\n  \"test_metrics\": "
                     "{\"n_samples\": %llu, \"test_accuracy\": %.17g, "
                     "\"test_loss\": %.17g, \"precision\": %.17g, \"recall\": "
                     "%.17g, \"f1_score\": %.17g}\n}\n",
                     t->epochs_trained, t->final_train_loss,
                     t->final_train_accuracy, t->final_val_loss,
                     t->final_val_accuracy, t->best_val_loss,
-                    t->best_val_accuracy, t->best_epoch,
+                    t->best_val_accuracy, t->best_epoch, t->first_train_loss,
                     (unsigned long long)e->n_samples, e->accuracy, e->loss,
                     e->precision, e->recall, e->f1);
 }
@@ -163,6 +164,7 @@ model_pack(const kt_model *m, uint8_t **out, size_t *len)
     ktpb__v1__train_metrics__init(&tm);
     tm.epochs_trained = m->train.epochs_trained;
     tm.final_train_loss = m->train.final_train_loss;
+    tm.first_train_loss = m->train.first_train_loss;
     tm.final_train_accuracy = m->train.final_train_accuracy;
     tm.final_val_loss = m->train.final_val_loss;
     tm.final_val_accuracy = m->train.final_val_accuracy;
@@ -553,7 +555,8 @@ model_from_pb(const Ktpb__V1__ModelArtifact *a, const char *dir, kt_model **out,
         tm = (kt_train_metrics){t->epochs_trained,       t->final_train_loss,
                                 t->final_train_accuracy, t->final_val_loss,
                                 t->final_val_accuracy,   t->best_val_loss,
-                                t->best_val_accuracy,    t->best_epoch};
+                                t->best_val_accuracy,    t->best_epoch,
+                                t->first_train_loss};
     }
     if (a->test_metrics != NULL) {
         const Ktpb__V1__TestMetrics *t = a->test_metrics;

@@ -504,6 +504,9 @@ kt_trainer_metrics(const kt_trainer *t, kt_train_metrics *train,
             const kt_epoch_stats *s = &t->hist[e];
             train->best_val_accuracy =
                 fmax(train->best_val_accuracy, s->val_accuracy);
+            if (e == 0) {
+                train->first_train_loss = s->train_loss;
+            }
             if (e == t->epoch - 1) {
                 train->final_train_loss = s->train_loss;
                 train->final_train_accuracy = s->train_accuracy;

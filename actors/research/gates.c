@@ -10,9 +10,34 @@ kt_rs_gates_default(kt_rs_gates *g)
 {
     g->min_accuracy = 0.10;
     g->max_loss = 0.8;
+    g->min_loss_decrease = -0.5;
     g->min_win_rate = 0.10;
     g->max_drawdown_pct = 0.40;
     g->min_sharpe = -0.5;
+}
+
+// The training loss from the first to the last epoch: a run whose loss
+// grew (relative decrease below the gate) learned nothing usable. Older
+// results without the first epoch's loss (0) are not judged on it.
+static bool
+gate_loss_decrease(const kt_rs_gates *g, const Ktpb__V1__TrainMetrics *m,
+                   char *why, size_t n)
+{
+    double dec;
+
+    if (m == NULL || m->first_train_loss == 0.0) {
+        return true;
+    }
+    dec = (m->first_train_loss - m->final_train_loss) / m->first_train_loss;
+    if (!(dec >= g->min_loss_decrease)) {
+        (void)snprintf(why, n,
+                       "Training gate failed: train loss decrease %.1f%% < "
+                       "%.1f%% (%.3f -> %.3f)",
+                       100.0 * dec, 100.0 * g->min_loss_decrease,
+                       m->first_train_loss, m->final_train_loss);
+        return false;
+    }
+    return true;
 }
 
 bool
@@ -36,7 +61,7 @@ kt_rs_gate_training(const kt_rs_gates *g, const Ktpb__V1__TrainingResult *r,
                        t->loss, g->max_loss);
         return false;
     }
-    return true;
+    return gate_loss_decrease(g, r->train, why, n);
 }
 
 bool

@@ -53,6 +53,8 @@ kt_research_cfg_env(kt_research_cfg *cfg)
     }
     mg_env_double("KTRDR_GATE_MIN_ACCURACY", &cfg->gates.min_accuracy);
     mg_env_double("KTRDR_GATE_MAX_LOSS", &cfg->gates.max_loss);
+    mg_env_double("KTRDR_GATE_MIN_LOSS_DECREASE",
+                  &cfg->gates.min_loss_decrease);
     mg_env_double("KTRDR_GATE_MIN_WIN_RATE", &cfg->gates.min_win_rate);
     mg_env_double("KTRDR_GATE_MAX_DRAWDOWN", &cfg->gates.max_drawdown_pct);
     mg_env_double("KTRDR_GATE_MIN_SHARPE", &cfg->gates.min_sharpe);

@@ -47,8 +47,11 @@ enum {
 
 // Gate thresholds (KTRDR's defaults, reference §5.4).
 typedef struct kt_rs_gates {
-    double min_accuracy;     // training: test accuracy >= (0.10)
-    double max_loss;         // training: test loss <= (0.8)
+    double min_accuracy; // training: test accuracy >= (0.10)
+    double max_loss;     // training: test loss <= (0.8)
+    // training: (first - final train loss) / first >= (-0.5): the loss may
+    // not grow by more than half over the run
+    double min_loss_decrease;
     double min_win_rate;     // backtest: win rate >= (0.10)
     double max_drawdown_pct; // backtest: max drawdown (fraction) <= (0.40)
     double min_sharpe;       // backtest: Sharpe >= (-0.5)

@@ -129,6 +129,7 @@ metrics_pb(const kt_train_metrics *tm, const kt_test_metrics *te,
     ktpb__v1__test_metrics__init(b);
     a->epochs_trained = tm->epochs_trained;
     a->final_train_loss = tm->final_train_loss;
+    a->first_train_loss = tm->first_train_loss;
     a->final_train_accuracy = tm->final_train_accuracy;
     a->final_val_loss = tm->final_val_loss;
     a->final_val_accuracy = tm->final_val_accuracy;

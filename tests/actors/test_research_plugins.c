@@ -327,6 +327,23 @@ Test(research_plugins, gates_use_ktrdr_thresholds)
     cr_expect_not(kt_rs_gate_training(&g, &tr, why, sizeof(why)));
     t.accuracy = 0.0 / 0.0; // NaN never passes
     cr_expect_not(kt_rs_gate_training(&g, &tr, why, sizeof(why)));
+    // The training loss from the first to the last epoch.
+    Ktpb__V1__TrainMetrics tm;
+    ktpb__v1__train_metrics__init(&tm);
+    tr.train = &tm;
+    t.accuracy = 0.5;
+    tm.first_train_loss = 1.0;
+    tm.final_train_loss = 1.5; // grew by exactly half: still passes
+    cr_expect(kt_rs_gate_training(&g, &tr, why, sizeof(why)));
+    tm.final_train_loss = 1.6;
+    cr_expect_not(kt_rs_gate_training(&g, &tr, why, sizeof(why)));
+    cr_expect_str_eq(why, "Training gate failed: train loss decrease -60.0% < "
+                          "-50.0% (1.000 -> 1.600)");
+    tm.final_train_loss = 0.0 / 0.0;
+    cr_expect_not(kt_rs_gate_training(&g, &tr, why, sizeof(why)));
+    tm.first_train_loss = 0.0; // not recorded (older model): not judged
+    cr_expect(kt_rs_gate_training(&g, &tr, why, sizeof(why)));
+    tr.train = NULL;
     ktpb__v1__backtest_metrics__init(&m);
     ktpb__v1__backtest_summary__init(&s);
     s.metrics = &m;

@@ -81,6 +81,7 @@ sample(void)
     kt_mlp_init(mlp, &r);
     kt_train_metrics tm = {.epochs_trained = 7,
                            .best_val_loss = 0.5,
+                           .first_train_loss = 1.25,
                            .best_epoch = 4,
                            .final_val_accuracy = 0.6};
     kt_test_metrics te = {.n_samples = 10, .accuracy = 0.7, .f1 = 0.65};
@@ -136,6 +137,7 @@ Test(model, saves_versioned_dirs_and_loads_them_back)
     cr_expect_str_eq(kt_model_features(l)[3], "1h_x");
     cr_expect_eq(kt_model_train_metrics(l)->best_epoch, 4);
     cr_expect_eq(kt_model_train_metrics(l)->best_val_loss, 0.5);
+    cr_expect_eq(kt_model_train_metrics(l)->first_train_loss, 1.25);
     cr_expect_eq(kt_model_test_metrics(l)->f1, 0.65);
     cr_expect_eq(kt_model_created_at(l), kt_model_created_at(m));
     const kt_mlp *a = kt_model_mlp(m), *b = kt_model_mlp(l);

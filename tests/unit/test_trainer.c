@@ -224,6 +224,8 @@ Test(trainer, learns_a_separable_rule)
     kt_test_metrics te;
     kt_trainer_metrics(t, &tm, &te);
     cr_expect_eq(tm.epochs_trained, 15);
+    cr_expect_eq(tm.first_train_loss, first.train_loss);
+    cr_expect_eq(tm.final_train_loss, s.train_loss);
     cr_expect_eq(te.n_samples, 180);
     cr_expect(te.accuracy > 0.7, "test accuracy %g", te.accuracy);
     cr_expect(te.precision > 0.6 && te.precision <= 1.0);
