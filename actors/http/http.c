@@ -1,7 +1,8 @@
-// http.c: the HTTP bridge actor. Its server thread (http_srv.c) hands it
-// each request as a KT_HTTP_CALL; the actor asks the operations or
-// persistence actor with a deadline and hands the reply (or the timeout)
-// back to the server thread. It never blocks.
+// http.c: the HTTP bridge actor. Its loops (http_srv.c) hand it each
+// request as a KT_HTTP_CALL; the actor asks the operations or persistence
+// actor with a deadline and hands the reply (or the timeout) back to the
+// loop that asked. It never blocks. It also subscribes to every
+// operation's events and turns each into a change of the operations view.
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +21,44 @@ typedef struct http_actor {
     http_srv *srv;
     kt_aid to[3]; // HTTP_TO_OPS, HTTP_TO_PERSIST, HTTP_TO_RESEARCH
     uint32_t timeout_ms;
-    pend pending[HTTP_SLOTS];
-    uint32_t npending;
+    pend *pending; // HTTP_SLOTS per loop
+    uint32_t npending, maxpending;
 } http_actor;
+
+// subscribe asks the operations actor for every operation's events; the
+// view is correct without them (the TTL bounds it), they make it fresher.
+static void
+subscribe(http_actor *a, kt_actor *self)
+{
+    Ktpb__V1__OpsSubscribeRequest q;
+    size_t n;
+    kt_msg *m;
+
+    ktpb__v1__ops_subscribe_request__init(&q);
+    q.op_id = (char *)(uintptr_t) "";
+    n = ktpb__v1__ops_subscribe_request__get_packed_size(&q);
+    if (kt_msg_alloc(&m, KT_OPS_SUBSCRIBE, n) != KT_OK) {
+        return;
+    }
+    (void)ktpb__v1__ops_subscribe_request__pack(&q, kt_msg_body(m));
+    if (kt_send(self, a->to[HTTP_TO_OPS], m) != KT_OK) {
+        kt_msg_free(m);
+        kt_log(KT_LOG_WARN, "http", "event=subscribe_failed");
+    }
+}
+
+// on_event: an operation changed (progress or its end).
+static void
+on_event(http_actor *a, const kt_msg *msg)
+{
+    Ktpb__V1__ProgressEvent *e = ktpb__v1__progress_event__unpack(
+        NULL, kt_msg_len(msg), kt_msg_cbody(msg));
+
+    if (e != NULL) {
+        kt__http_view_changed(a->srv, e->op_id);
+        ktpb__v1__progress_event__free_unpacked(e, NULL);
+    }
+}
 
 static kt_err
 http_init(void *state, kt_actor *self, const void *cfg)
@@ -51,8 +87,16 @@ http_init(void *state, kt_actor *self, const void *cfg)
     if ((err = kt__http_srv_open(a->srv, c, rt)) != KT_OK) {
         goto free_srv;
     }
+    a->maxpending = a->srv->nloops * HTTP_SLOTS;
+    if ((a->pending = calloc(a->maxpending, sizeof(*a->pending))) == NULL) {
+        err = KT_ENOMEM;
+        goto close_srv;
+    }
     if ((err = kt__http_srv_start(a->srv, kt_self(self))) != KT_OK) {
         goto close_srv;
+    }
+    if (a->srv->view_on) {
+        subscribe(a, self);
     }
     if (c->port_out != NULL) {
         *c->port_out = a->srv->port;
@@ -62,6 +106,8 @@ http_init(void *state, kt_actor *self, const void *cfg)
     return KT_OK;
 close_srv:
     kt__http_srv_close(a->srv);
+    free(a->pending);
+    a->pending = NULL;
 free_srv:
     free(a->srv);
     a->srv = NULL;
@@ -86,7 +132,7 @@ on_call(http_actor *a, kt_actor *self, const kt_msg *msg)
             KT_OK) {
         goto fail; // no research manager in this backend: 503
     }
-    if (h.target > HTTP_TO_RESEARCH || a->npending == HTTP_SLOTS ||
+    if (h.target > HTTP_TO_RESEARCH || a->npending == a->maxpending ||
         kt_msg_alloc(&q, h.type, n - sizeof(h)) != KT_OK) {
         goto fail;
     }
@@ -113,6 +159,11 @@ http_handle(void *state, kt_actor *self, kt_msg *msg)
 
     if (kt_msg_type(msg) == KT_HTTP_CALL && corr == 0) {
         on_call(a, self, msg);
+        kt_msg_free(msg);
+        return KT_OK;
+    }
+    if (kt_msg_type(msg) == KT_OPS_PROGRESS && corr == 0) {
+        on_event(a, msg);
         kt_msg_free(msg);
         return KT_OK;
     }
@@ -146,6 +197,8 @@ http_fini(void *state)
 
     free(a->srv);
     a->srv = NULL;
+    free(a->pending);
+    a->pending = NULL;
 }
 
 const kt_actor_ops http_ops = {

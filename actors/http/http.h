@@ -9,6 +9,7 @@
 
 #include <ktpb/v1/ops.pb-c.h>
 #include <ktpb/v1/persist.pb-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,14 @@ typedef struct kt_http_cfg {
     kt_aid persist;             // 0 = look up "persistence"
     uint32_t timeout_ms;        // backend asks; 0 = 30000
     size_t max_body;            // request body limit; 0 = 64 KiB
+    uint32_t loops;             // evhttp loop threads; 0 = KTRDR_HTTP_THREADS
+                                // or 2 (at most 8)
+    uint32_t view_ttl_ms;       // how long the view may answer for an
+                                // operation that is not completed; 0 =
+                                // KTRDR_HTTP_VIEW_TTL_MS or 100 (env 0:
+                                // completed operations only)
+    bool no_view;               // answer every GET from the backend (also
+                                // KTRDR_HTTP_VIEW=0)
     uint16_t *port_out;         // if set, receives the bound port (init)
 } kt_http_cfg;
 

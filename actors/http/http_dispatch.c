@@ -1,9 +1,11 @@
 // http_dispatch.c: one incoming request: limits, bearer token, route and
 // path id, then the route's build (which asks the backend through the
 // bridge actor, or answers at once).
+#include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 
+#include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -83,21 +85,54 @@ find_route(struct evhttp_request *req, const char *path, char *id, size_t idlen,
     return NULL;
 }
 
-static void park_or_done(http_srv *s, http_ctx *c, const http_route *r);
+static void park_or_done(http_loop *l, http_ctx *c, const http_route *r);
+
+// too_large answers 431 / 413 in JSON for what fits evhttp's own (higher)
+// limits but not ours, and closes the connection after it.
+static bool
+too_large(const http_srv *s, struct evhttp_request *req)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    size_t body = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+    size_t hdrs = 0;
+    struct evkeyval *kv;
+
+    TAILQ_FOREACH(kv, in, next)
+    {
+        hdrs += strlen(kv->key) + strlen(kv->value) + 4;
+    }
+    if (hdrs <= HTTP_HDR_MAX && body <= s->max_body) {
+        return false;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
+                      "close");
+    if (hdrs > HTTP_HDR_MAX) {
+        kt__http_send_error(req, 431, "request headers over %d bytes",
+                            HTTP_HDR_MAX);
+    } else {
+        kt__http_send_error(req, 413, "request body over %zu bytes",
+                            s->max_body);
+    }
+    return true;
+}
 
 void
 kt__http_dispatch_cb(struct evhttp_request *req, void *arg)
 {
-    http_srv *s = arg;
+    http_loop *l = arg;
+    http_srv *s = l->srv;
     const char *uri = evhttp_request_get_uri(req);
     const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
     const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
     const char *q = u != NULL ? evhttp_uri_get_query(u) : NULL;
     char id[HTTP_ID_MAX];
     const http_route *r;
-    http_ctx c = {.srv = s, .req = req, .id = id};
+    http_ctx c = {.srv = s, .loop = l, .req = req, .id = id};
     bool other;
 
+    if (too_large(s, req)) {
+        return;
+    }
     if (uri == NULL || strlen(uri) > HTTP_URI_MAX || path == NULL) {
         kt__http_send_error(req, 400, "request URI missing or too long");
         return;
@@ -133,14 +168,14 @@ kt__http_dispatch_cb(struct evhttp_request *req, void *arg)
         kt__http_send_error(req, 400, "malformed query string");
         return;
     }
-    park_or_done(s, &c, r);
+    park_or_done(l, &c, r);
     evhttp_clear_headers(&c.query);
 }
 
 static void
-park_or_done(http_srv *s, http_ctx *c, const http_route *r)
+park_or_done(http_loop *l, http_ctx *c, const http_route *r)
 {
     if (r->build(c)) {
-        kt__http_park(s, c, r);
+        kt__http_park(l, c, r);
     }
 }

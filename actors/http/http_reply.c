@@ -2,6 +2,7 @@
 // protobuf reply (KTRDR's shapes, with the guide's where they differ).
 #include <inttypes.h>
 #include <ktpb/v1/ops.pb-c.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/http_int.h"
@@ -216,10 +217,20 @@ kt__http_r_op(struct evhttp_request *req, const http_slot *s, const kt_msg *rep)
     if (r->status == KT_ENOENT) {
         kt__http_send_error(req, 404, "Operation not found: %s", s->id);
     } else if (!failed(req, r->status, r->message)) {
-        kt__http_send_json(
-            req, 200,
+        json_t *j =
             json_pack("{s:b,s:o}", "success", 1, "data",
-                      r->op != NULL ? kt_http_op_json(r->op) : json_null()));
+                      r->op != NULL ? kt_http_op_json(r->op) : json_null());
+        char *txt = j != NULL
+                        ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER)
+                        : NULL;
+        size_t n = txt != NULL ? strlen(txt) : 0;
+        // The rendered body goes to the client and, asked for, to the view.
+        if (s->ticket != 0 && r->op != NULL && txt != NULL) {
+            kt__http_view_fill(s->loop, s, r->op, txt, n);
+        }
+        kt__http_send_text(req, 200, txt, n);
+        free(txt);
+        json_decref(j);
     }
     protobuf_c_message_free_unpacked(&r->base, NULL);
 }

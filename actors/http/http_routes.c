@@ -233,7 +233,7 @@ b_op_get(http_ctx *c)
 
     ktpb__v1__ops_get_request__init(&q);
     q.id = PB_STR(c->id);
-    return query_check(c, no_params) &&
+    return query_check(c, no_params) && !kt__http_view_serve(c) &&
            kt__http_ask(c, HTTP_TO_OPS, KT_OPS_GET, &q.base);
 }
 
@@ -330,27 +330,36 @@ b_workers(http_ctx *c)
            kt__http_ask(c, HTTP_TO_PERSIST, KT_PERSIST_WORKER_LIST, &q.base);
 }
 
-#define R(m, p, s, b, r)                     \
-    {                                        \
-        EVHTTP_REQ_##m, "/api/v1" p, s, b, r \
+// R: a route that changes nothing; M: one that changes operation {id}
+// (or, with HTTP_MUT_ALL, any operation's checkpoint fields).
+#define R(m, p, s, b, r)                                    \
+    {                                                       \
+        EVHTTP_REQ_##m, "/api/v1" p, s, b, r, HTTP_MUT_NONE \
+    }
+#define M(m, p, s, b, r, w)                     \
+    {                                           \
+        EVHTTP_REQ_##m, "/api/v1" p, s, b, r, w \
     }
 
 const http_route kt__http_routes[] = {
     R(GET, "/health", NULL, b_health, NULL),
     R(GET, "/checkpoints/stats", NULL, b_stats, kt__http_r_stats),
-    R(POST, "/checkpoints/cleanup", NULL, b_cleanup, kt__http_r_cleanup),
+    M(POST, "/checkpoints/cleanup", NULL, b_cleanup, kt__http_r_cleanup,
+      HTTP_MUT_ALL),
     R(GET, "/checkpoints", NULL, b_ckpt_list, kt__http_r_ckpt_list),
     R(GET, "/checkpoints/", "", b_ckpt_get, kt__http_r_ckpt_get),
-    R(DELETE, "/checkpoints/", "", b_ckpt_delete, kt__http_r_ckpt_delete),
+    M(DELETE, "/checkpoints/", "", b_ckpt_delete, kt__http_r_ckpt_delete,
+      HTTP_MUT_ID),
     R(POST, "/training/train", NULL, kt__http_build_train, kt__http_r_start),
     R(POST, "/trainings/start", NULL, kt__http_build_train, kt__http_r_start),
     R(POST, "/backtests/start", NULL, kt__http_build_backtest,
       kt__http_r_start),
     R(GET, "/operations", NULL, b_ops_list, kt__http_r_ops_list),
     R(GET, "/operations/", "", b_op_get, kt__http_r_op),
-    R(DELETE, "/operations/", "", b_op_cancel, kt__http_r_op),
-    R(POST, "/operations/", "/cancel", b_op_cancel, kt__http_r_op),
-    R(POST, "/operations/", "/resume", b_op_resume, kt__http_r_resume),
+    M(DELETE, "/operations/", "", b_op_cancel, kt__http_r_op, HTTP_MUT_ID),
+    M(POST, "/operations/", "/cancel", b_op_cancel, kt__http_r_op, HTTP_MUT_ID),
+    M(POST, "/operations/", "/resume", b_op_resume, kt__http_r_resume,
+      HTTP_MUT_ID),
     R(GET, "/operations/", "/children", b_op_children, kt__http_r_ops_list),
     R(GET, "/operations/", "/results", b_op_results, kt__http_r_results),
     R(GET, "/workers", NULL, b_workers, kt__http_r_workers),

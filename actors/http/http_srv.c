@@ -1,276 +1,18 @@
-// http_srv.c: the HTTP bridge's server thread: the only evhttp owner. It
-// checks each request (size, auth, route, id), hands its protobuf request
-// to the bridge actor, and writes the response when the actor hands the
-// reply back (kt__http_srv_complete wakes this loop).
+// http_srv.c: the HTTP bridge's server: configuration, and the evhttp
+// loops (each on a thread of its own, the only evhttp owners) that check
+// each request (size, auth, route, id) and hand it to the bridge actor or
+// answer it from the operations view.
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 
 #include <kt/log.h>
 
 #include "http/http_int.h"
-
-typedef struct http_done {
-    uint64_t slot;
-    kt_msg *rep;
-    struct http_done *next;
-} http_done;
-
-void
-kt__http_send_json(struct evhttp_request *req, int code, json_t *j)
-{
-    struct evbuffer *b = evbuffer_new();
-    char *txt =
-        j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    const char *reason = code == 200 ? "OK" : "Error";
-
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
-    if (b != NULL && txt != NULL) {
-        evbuffer_add(b, txt, strlen(txt));
-    }
-    evhttp_send_reply(req, code, reason, b);
-    if (b != NULL) {
-        evbuffer_free(b);
-    }
-    free(txt);
-    json_decref(j);
-}
-
-static const char *
-code_name(int code)
-{
-    switch (code) {
-    case 400:
-        return "BAD_REQUEST";
-    case 401:
-        return "UNAUTHORIZED";
-    case 404:
-        return "NOT_FOUND";
-    case 405:
-        return "METHOD_NOT_ALLOWED";
-    case 409:
-        return "CONFLICT";
-    case 413:
-        return "PAYLOAD_TOO_LARGE";
-    case 422:
-        return "VALIDATION_ERROR";
-    case 503:
-        return "SERVICE_UNAVAILABLE";
-    default:
-        return "INTERNAL_ERROR";
-    }
-}
-
-void
-kt__http_send_error(struct evhttp_request *req, int code, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    kt__http_send_json(req, code,
-                       json_pack("{s:b,s:{s:s,s:s},s:s}", "success", 0, "error",
-                                 "code", code_name(code), "message", msg,
-                                 "detail", msg));
-}
-
-void
-kt__http_send_status(struct evhttp_request *req, int32_t status,
-                     const char *message)
-{
-    int code;
-
-    switch (status) {
-    case KT_ENOENT:
-        code = 404;
-        break;
-    case KT_ESTATE:
-    case KT_EVERSION:
-        code = 409;
-        break;
-    case KT_EINVAL:
-    case KT_ECORRUPT:
-        code = 422;
-        break;
-    case KT_ETIMEDOUT:
-    case KT_ECLOSED:
-    case KT_EAGAIN:
-        code = 503;
-        break;
-    default:
-        code = 500;
-        break;
-    }
-    kt__http_send_error(req, code, "%s",
-                        message != NULL && message[0] != '\0'
-                            ? message
-                            : kt_strerror((kt_err)status));
-}
-
-void
-kt__http_send_timeout(struct evhttp_request *req)
-{
-    kt__http_send_error(req, 503, "the backend did not answer in time");
-}
-
-// ---- slots -------------------------------------------------------------
-
-static int
-slot_take(http_srv *s)
-{
-    if (s->nfree == 0) {
-        return -1;
-    }
-    return (int)s->free_idx[--s->nfree];
-}
-
-static void
-slot_put(http_srv *s, uint32_t i)
-{
-    s->slots[i].busy = false;
-    s->slots[i].req = NULL;
-    s->slots[i].evcon = NULL;
-    s->slots[i].gen++;
-    s->free_idx[s->nfree++] = i;
-}
-
-// A connection closes: its waiting requests are gone with it (evhttp
-// frees them); their replies will be dropped.
-static void
-conn_closed_cb(struct evhttp_connection *evcon, void *arg)
-{
-    http_srv *s = arg;
-
-    for (uint32_t i = 0; i < HTTP_SLOTS; i++) {
-        if (s->slots[i].busy && s->slots[i].evcon == evcon) {
-            s->slots[i].req = NULL;
-            s->slots[i].evcon = NULL;
-        }
-    }
-}
-
-bool
-kt__http_ask(http_ctx *c, uint32_t target, uint32_t type,
-             const ProtobufCMessage *m)
-{
-    size_t n = protobuf_c_message_get_packed_size(m);
-    http_call_hdr h = {.target = target, .type = type};
-    kt_msg *msg;
-
-    if (kt_msg_alloc(&msg, KT_HTTP_CALL, sizeof(h) + n) != KT_OK) {
-        kt__http_send_error(c->req, 503, "out of memory");
-        return false;
-    }
-    memcpy(kt_msg_body(msg), &h, sizeof(h));
-    protobuf_c_message_pack(m, (uint8_t *)kt_msg_body(msg) + sizeof(h));
-    c->call = msg;
-    return true;
-}
-
-// kt__http_park sends the call to the actor and keeps the request until
-// the reply comes.
-void
-kt__http_park(http_srv *s, http_ctx *c, const http_route *r)
-{
-    int i = slot_take(s);
-    http_slot *sl;
-    http_call_hdr h;
-
-    if (i < 0) {
-        kt_msg_free(c->call);
-        kt__http_send_error(c->req, 503, "too many requests in flight");
-        return;
-    }
-    sl = &s->slots[i];
-    memcpy(&h, kt_msg_body(c->call), sizeof(h));
-    h.slot = ((uint64_t)sl->gen << 16) | (uint64_t)i;
-    memcpy(kt_msg_body(c->call), &h, sizeof(h));
-    if (kt_runtime_send(s->rt, s->actor, c->call) != KT_OK) {
-        kt_msg_free(c->call);
-        slot_put(s, (uint32_t)i);
-        kt__http_send_error(c->req, 503,
-                            "the backend is not accepting "
-                            "requests");
-        return;
-    }
-    sl->busy = true;
-    sl->req = c->req;
-    sl->evcon = evhttp_request_get_connection(c->req);
-    sl->route = r;
-    snprintf(sl->id, sizeof(sl->id), "%s", c->id);
-    if (sl->evcon != NULL) {
-        evhttp_connection_set_closecb(sl->evcon, conn_closed_cb, s);
-    }
-}
-
-void
-kt__http_srv_complete(http_srv *s, uint64_t slot, kt_msg *rep)
-{
-    http_done *d = malloc(sizeof(*d));
-    bool first;
-
-    if (d == NULL) {
-        kt_msg_free(rep); // the request will time out on the client side
-        return;
-    }
-    d->slot = slot;
-    d->rep = rep;
-    d->next = NULL;
-    pthread_mutex_lock(&s->mtx);
-    first = s->done == NULL;
-    if (first) {
-        s->done = d;
-    } else {
-        s->done_tail->next = d;
-    }
-    s->done_tail = d;
-    pthread_mutex_unlock(&s->mtx);
-    if (first) {
-        event_active(s->wake, EV_READ, 0);
-    }
-}
-
-static void
-wake_cb(evutil_socket_t fd, short what, void *arg)
-{
-    http_srv *s = arg;
-    http_done *d;
-
-    (void)fd;
-    (void)what;
-    pthread_mutex_lock(&s->mtx);
-    d = s->done;
-    s->done = s->done_tail = NULL;
-    pthread_mutex_unlock(&s->mtx);
-    while (d != NULL) {
-        http_done *next = d->next;
-        uint32_t i = (uint32_t)(d->slot & 0xffff);
-        http_slot *sl = i < HTTP_SLOTS ? &s->slots[i] : NULL;
-
-        if (sl != NULL && sl->busy && sl->gen == (uint32_t)(d->slot >> 16)) {
-            if (sl->req != NULL) {
-                if (kt_msg_type(d->rep) == KT_MSG_TIMEOUT) {
-                    kt__http_send_timeout(sl->req);
-                } else {
-                    sl->route->reply(sl->req, sl, d->rep);
-                }
-            }
-            slot_put(s, i);
-        }
-        kt_msg_free(d->rep);
-        free(d);
-        d = next;
-    }
-}
 
 // ---- lifecycle ---------------------------------------------------------
 
@@ -320,6 +62,35 @@ split_addr(const char *addr, char *host, size_t hlen, uint16_t *port)
     return KT_OK;
 }
 
+// env_u32 reads an unsigned environment knob; def when unset or bad.
+static uint32_t
+env_u32(const char *name, uint32_t def)
+{
+    const char *v = getenv(name);
+    char *end;
+    unsigned long x;
+
+    if (v == NULL || v[0] < '0' || v[0] > '9') {
+        return def;
+    }
+    x = strtoul(v, &end, 10);
+    return *end == '\0' && x <= UINT32_MAX ? (uint32_t)x : def;
+}
+
+static void
+srv_tuning(http_srv *s, const kt_http_cfg *cfg)
+{
+    uint32_t n =
+        cfg->loops != 0 ? cfg->loops : env_u32("KTRDR_HTTP_THREADS", 2);
+
+    s->nloops = n < 1 ? 1 : n > HTTP_LOOPS_MAX ? HTTP_LOOPS_MAX : n;
+    s->max_body = cfg->max_body != 0 ? cfg->max_body : 64 * 1024;
+    s->view_on = !cfg->no_view && env_u32("KTRDR_HTTP_VIEW", 1) != 0;
+    s->view_ttl_ms = cfg->view_ttl_ms != 0
+                         ? cfg->view_ttl_ms
+                         : env_u32("KTRDR_HTTP_VIEW_TTL_MS", 100);
+}
+
 static kt_err
 srv_config(http_srv *s, const kt_http_cfg *cfg, char *host, size_t hlen,
            uint16_t *port)
@@ -354,12 +125,59 @@ srv_config(http_srv *s, const kt_http_cfg *cfg, char *host, size_t hlen,
     if (cfg->data_dir == NULL || realpath(cfg->data_dir, s->data) == NULL) {
         s->data[0] = '\0'; // every model_path is refused
     }
+    srv_tuning(s, cfg);
+    return KT_OK;
+}
+
+static kt_err
+loop_open(http_srv *s, uint32_t index, int fd, http_loop **out)
+{
+    http_loop *l = calloc(1, sizeof(*l));
+
+    if (l == NULL) {
+        close(fd);
+        return KT_ENOMEM;
+    }
+    l->srv = s;
+    l->index = index;
+    pthread_mutex_init(&l->mtx, NULL);
+    for (uint32_t i = 0; i < HTTP_SLOTS; i++) {
+        l->free_idx[i] = HTTP_SLOTS - 1 - i;
+    }
+    l->nfree = HTTP_SLOTS;
+    *out = l; // from here on kt__http_srv_close frees it
+    if ((l->base = event_base_new()) == NULL ||
+        (l->http = evhttp_new(l->base)) == NULL ||
+        (l->wake = event_new(l->base, -1, 0, kt__http_loop_wake_cb, l)) ==
+            NULL ||
+        kt__http_view_new(&l->view) != KT_OK) {
+        close(fd);
+        return KT_ENOMEM;
+    }
+    // evhttp's own limits sit above ours: within them the dispatcher
+    // answers in JSON (413 body, 431 headers); past them evhttp's HTML.
+    evhttp_set_max_body_size(l->http, (ev_ssize_t)(s->max_body > HTTP_BODY_HARD
+                                                       ? s->max_body
+                                                       : HTTP_BODY_HARD));
+    evhttp_set_max_headers_size(l->http, 4 * HTTP_HDR_MAX);
+    evhttp_set_timeout(l->http, 60);
+    // Every method reaches the router, which answers 405 in JSON.
+    evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
+                                            EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_OPTIONS);
+    evhttp_set_gencb(l->http, kt__http_dispatch_cb, l);
+    if (evhttp_accept_socket_with_handle(l->http, fd) == NULL) {
+        close(fd);
+        return KT_ENOMEM;
+    }
     return KT_OK;
 }
 
 kt_err
 kt__http_srv_open(http_srv *s, const kt_http_cfg *cfg, kt_runtime *rt)
 {
+    int fds[HTTP_LOOPS_MAX];
     char host[256];
     uint16_t port;
     kt_err err;
@@ -368,56 +186,31 @@ kt__http_srv_open(http_srv *s, const kt_http_cfg *cfg, kt_runtime *rt)
         return err;
     }
     s->rt = rt;
-    pthread_mutex_init(&s->mtx, NULL);
-    for (uint32_t i = 0; i < HTTP_SLOTS; i++) {
-        s->free_idx[i] = HTTP_SLOTS - 1 - i;
-    }
-    s->nfree = HTTP_SLOTS;
-    err = KT_ENOMEM;
-    if ((s->base = event_base_new()) == NULL ||
-        (s->http = evhttp_new(s->base)) == NULL ||
-        (s->wake = event_new(s->base, -1, 0, wake_cb, s)) == NULL) {
-        goto fail;
-    }
-    evhttp_set_max_body_size(s->http,
-                             cfg->max_body != 0 ? cfg->max_body : 64 * 1024);
-    evhttp_set_max_headers_size(s->http, 16 * 1024);
-    evhttp_set_timeout(s->http, 60);
-    // Every method reaches the router, which answers 405 in JSON.
-    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
-                                            EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD |
-                                            EVHTTP_REQ_OPTIONS);
-    evhttp_set_gencb(s->http, kt__http_dispatch_cb, s);
-    if ((s->sock = evhttp_bind_socket_with_handle(s->http, host, port)) ==
-        NULL) {
-        err = KT_ESYSERR | (errno != 0 ? errno : EADDRINUSE);
+    if ((err = kt__http_listen(host, port, s->nloops, fds, &s->port)) !=
+        KT_OK) {
         kt_log(KT_LOG_ERR, "http", "event=bind addr=%s:%u reason=\"%s\"", host,
                port, kt_strerror(err));
-        goto fail;
+        return err;
     }
-    {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        evutil_socket_t fd = evhttp_bound_socket_get_fd(s->sock);
-        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-            s->port = ntohs(ss.ss_family == AF_INET6
-                                ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                : ((struct sockaddr_in *)&ss)->sin_port);
+    for (uint32_t i = 0; i < s->nloops; i++) {
+        if (err == KT_OK) {
+            err = loop_open(s, i, fds[i], &s->loops[i]);
+        } else {
+            close(fds[i]);
         }
     }
-    return KT_OK;
-fail:
-    kt__http_srv_close(s);
+    if (err != KT_OK) {
+        kt__http_srv_close(s);
+    }
     return err;
 }
 
 static void *
-srv_main(void *arg)
+loop_main(void *arg)
 {
-    http_srv *s = arg;
+    http_loop *l = arg;
 
-    event_base_dispatch(s->base);
+    event_base_dispatch(l->base);
     return NULL;
 }
 
@@ -427,42 +220,46 @@ kt__http_srv_start(http_srv *s, kt_aid actor)
     int rv;
 
     s->actor = actor;
-    if ((rv = pthread_create(&s->thr, NULL, srv_main, s)) != 0) {
-        return KT_ESYSERR | rv;
+    for (uint32_t i = 0; i < s->nloops; i++) {
+        http_loop *l = s->loops[i];
+        if ((rv = pthread_create(&l->thr, NULL, loop_main, l)) != 0) {
+            return KT_ESYSERR | rv; // the caller closes the started ones
+        }
+        l->running = true;
     }
-    s->running = true;
     return KT_OK;
 }
 
 void
 kt__http_srv_close(http_srv *s)
 {
-    http_done *d;
-
-    if (s->running) {
-        event_base_loopbreak(s->base);
-        pthread_join(s->thr, NULL);
-        s->running = false;
+    for (uint32_t i = 0; i < HTTP_LOOPS_MAX; i++) {
+        http_loop *l = s->loops[i];
+        if (l != NULL && l->running) {
+            event_base_loopbreak(l->base);
+            pthread_join(l->thr, NULL);
+            l->running = false;
+        }
     }
-    if (s->http != NULL) {
-        evhttp_free(s->http); // closes connections, frees their requests
-        s->http = NULL;
+    for (uint32_t i = 0; i < HTTP_LOOPS_MAX; i++) {
+        http_loop *l = s->loops[i];
+        if (l == NULL) {
+            continue;
+        }
+        if (l->http != NULL) {
+            evhttp_free(l->http); // closes connections, frees their requests
+        }
+        if (l->wake != NULL) {
+            event_free(l->wake);
+        }
+        if (l->base != NULL) {
+            event_base_free(l->base);
+        }
+        kt__http_loop_drain(l);
+        kt__http_view_free(l->view);
+        pthread_mutex_destroy(&l->mtx);
+        free(l);
+        s->loops[i] = NULL;
     }
-    if (s->wake != NULL) {
-        event_free(s->wake);
-        s->wake = NULL;
-    }
-    if (s->base != NULL) {
-        event_base_free(s->base);
-        s->base = NULL;
-    }
-    while ((d = s->done) != NULL) {
-        s->done = d->next;
-        kt_msg_free(d->rep);
-        free(d);
-    }
-    if (s->rt != NULL) {
-        pthread_mutex_destroy(&s->mtx);
-        s->rt = NULL;
-    }
+    s->rt = NULL;
 }
