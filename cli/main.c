@@ -2,6 +2,7 @@
 // --url), configuration from the environment, and command dispatch.
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -85,6 +86,36 @@ static const struct {
     {"agent", cmd_agent},
 };
 
+// CLI_FULL_TEARDOWN: sanitizer builds stop the runtime before exiting, so
+// LeakSanitizer still checks every command's clean-up path.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CLI_FULL_TEARDOWN 1
+#else
+#define CLI_FULL_TEARDOWN 0
+#endif
+
+// finish ends a command that may have connected. Its output is flushed
+// first (a failed flush is an error: the output was lost). A connected
+// command then leaves with _exit instead of stopping the runtime: every
+// ask has been answered or has timed out by now, nothing else is in
+// flight, and the backend sees the connection close exactly as after a
+// full stop (it drops the connection's stubs and subscriptions). The stop
+// costs 0.5-4 ms (a bounded-close thread per NNG socket, joins); the
+// process needs none of it.
+static int
+finish(cli_ctx *c, int rv)
+{
+    if (fflush(stdout) != 0 && rv == CLI_OK) {
+        rv = CLI_ERR;
+    }
+    (void)fflush(stderr);
+    if (c->rt != NULL && !CLI_FULL_TEARDOWN) {
+        _exit(rv);
+    }
+    cli_disconnect(c);
+    return rv;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -108,10 +139,7 @@ main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[0], commands[i].name) == 0) {
-            rv = commands[i].fn(&c, argc - 1, argv + 1);
-            cli_disconnect(&c);
-            fflush(stdout);
-            return rv;
+            return finish(&c, commands[i].fn(&c, argc - 1, argv + 1));
         }
     }
     fprintf(stderr, "Error: unknown command '%s'\n\n%s", argv[0], usage);
