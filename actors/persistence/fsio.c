@@ -1,6 +1,7 @@
 // fsio.c: durable file-system primitives (write+fsync, rename, directory
 // fsync, recursive delete) with a fault-injection hook in front of each.
 #define _XOPEN_SOURCE 700 // nftw
+#define _GNU_SOURCE       // sync_file_range
 #include "persistence/fsio.h"
 
 #include <dirent.h>
@@ -44,17 +45,23 @@ kt__fsio_mkdir(const kt__fsio *f, const char *path)
     return KT_OK;
 }
 
+#define FSIO_CHUNK (4u << 20) // write-back is started every 4 MiB
+
+// fsio_write_all writes p[len], starting the write-back of each chunk as
+// soon as it is in the page cache (a hint: its failure is ignored, the
+// fsync that follows is what makes the bytes durable).
 static kt_err
 fsio_write_all(const kt__fsio *f, int fd, const char *path, const uint8_t *p,
                size_t len)
 {
+    off_t off = 0, synced = 0;
     kt_err rv;
 
     if ((rv = fsio_fault(f, KT_PERSIST_OP_WRITE, path)) != KT_OK) {
         return rv;
     }
     while (len > 0) {
-        ssize_t n = write(fd, p, len);
+        ssize_t n = write(fd, p, len < FSIO_CHUNK ? len : FSIO_CHUNK);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -63,13 +70,21 @@ fsio_write_all(const kt__fsio *f, int fd, const char *path, const uint8_t *p,
         }
         p += n;
         len -= (size_t)n;
+        off += n;
+        if (off - synced >= (off_t)FSIO_CHUNK || len == 0) {
+#ifdef SYNC_FILE_RANGE_WRITE
+            (void)sync_file_range(fd, synced, off - synced,
+                                  SYNC_FILE_RANGE_WRITE);
+#endif
+            synced = off;
+        }
     }
     return KT_OK;
 }
 
 kt_err
-kt__fsio_write_file(const kt__fsio *f, const char *path, const void *data,
-                    size_t len)
+kt__fsio_create(const kt__fsio *f, const char *path, const void *data,
+                size_t len, int *fdp)
 {
     kt_err rv;
     int fd;
@@ -82,24 +97,44 @@ kt__fsio_write_file(const kt__fsio *f, const char *path, const void *data,
         return fsio_errno();
     }
     if ((rv = fsio_write_all(f, fd, path, data, len)) != KT_OK) {
-        goto fail;
-    }
-    if ((rv = fsio_fault(f, KT_PERSIST_OP_FSYNC, path)) != KT_OK) {
-        goto fail;
-    }
-    if (fsync(fd) != 0) {
-        rv = fsio_errno();
-        goto fail;
-    }
-    if (close(fd) != 0) {
-        rv = fsio_errno();
+        (void)close(fd);
         (void)unlink(path);
         return rv;
     }
+    *fdp = fd;
     return KT_OK;
-fail:
-    (void)close(fd);
-    (void)unlink(path);
+}
+
+kt_err
+kt__fsio_fsync_close(const kt__fsio *f, const char *path, int fd)
+{
+    kt_err rv;
+
+    if ((rv = fsio_fault(f, KT_PERSIST_OP_FSYNC, path)) != KT_OK) {
+        (void)close(fd);
+        return rv;
+    }
+    if (fsync(fd) != 0) {
+        rv = fsio_errno();
+        (void)close(fd);
+        return rv;
+    }
+    return close(fd) != 0 ? fsio_errno() : KT_OK;
+}
+
+kt_err
+kt__fsio_write_file(const kt__fsio *f, const char *path, const void *data,
+                    size_t len)
+{
+    kt_err rv;
+    int fd;
+
+    if ((rv = kt__fsio_create(f, path, data, len, &fd)) != KT_OK) {
+        return rv;
+    }
+    if ((rv = kt__fsio_fsync_close(f, path, fd)) != KT_OK) {
+        (void)unlink(path);
+    }
     return rv;
 }
 

@@ -22,6 +22,16 @@ KT_NODISCARD kt_err kt__fsio_mkdir(const kt__fsio *f, const char *path);
 // and fsyncs it. On failure the partial file is removed.
 KT_NODISCARD kt_err kt__fsio_write_file(const kt__fsio *f, const char *path,
                                         const void *data, size_t len);
+// kt__fsio_create creates path (it must not exist), writes len bytes and
+// starts their write-back without waiting (sync_file_range), so the disk
+// works while the caller does something else; *fdp stays open for
+// kt__fsio_fsync_close. On failure the partial file is removed.
+KT_NODISCARD kt_err kt__fsio_create(const kt__fsio *f, const char *path,
+                                    const void *data, size_t len, int *fdp);
+// kt__fsio_fsync_close fsyncs and closes fd (path names it for the hook);
+// fd is closed whatever happens. The caller removes the file on failure.
+KT_NODISCARD kt_err kt__fsio_fsync_close(const kt__fsio *f, const char *path,
+                                         int fd);
 KT_NODISCARD kt_err kt__fsio_sync_dir(const kt__fsio *f, const char *path);
 KT_NODISCARD kt_err kt__fsio_rename(const kt__fsio *f, const char *from,
                                     const char *to);

@@ -104,6 +104,7 @@ kt__persist_ckpt_save(persist *p, const kt_msg *req)
     ack.op_id = m->op_id;
     ack.seq = m->seq;
     kt__persist_reply(p, req, KT_PERSIST_CKPT_ACK, &ack.base);
+    kt__store_ckpt_finish(p->store); // pruned directories, after the ack
     free(arts);
     ktpb__v1__checkpoint_event__free_unpacked(m, NULL);
 }

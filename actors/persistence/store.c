@@ -53,6 +53,9 @@ static const char *const store_migrations[] = {
     "CREATE TABLE workers ("
     " id TEXT PRIMARY KEY, url TEXT NOT NULL, capabilities TEXT,"
     " last_seen INTEGER NOT NULL, current_op TEXT);",
+    // 2: small checkpoints keep their artifact bytes in the row (NULL = the
+    // artifact is a file in checkpoints/<op>/<seq>/).
+    "ALTER TABLE checkpoint_artifacts ADD COLUMN data BLOB;",
 };
 #define STORE_NMIGRATIONS \
     (int)(sizeof(store_migrations) / sizeof(store_migrations[0]))
@@ -80,16 +83,20 @@ static const char *const store_sql[ST_COUNT] = {
         " unit_value, state, format_version, state_size, artifacts_size,"
         " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_CK_ART_INSERT] = "INSERT INTO checkpoint_artifacts (op_id, seq,"
-                         " name, size, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
+                         " name, size, sha256, data)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_CK_FENCE] = "SELECT o.attempt, o.status, (SELECT MAX(seq) FROM"
                     " checkpoints WHERE op_id = o.id) FROM operations o"
                     " WHERE o.id = ?1",
     [ST_CK_SEQS] = "SELECT seq FROM checkpoints WHERE op_id = ?1"
                    " ORDER BY seq DESC",
     [ST_CK_DELETE] = "DELETE FROM checkpoints WHERE op_id = ?1 AND seq = ?2",
-    [ST_CK_ARTS] = "SELECT name, size, sha256 FROM checkpoint_artifacts"
-                   " WHERE op_id = ?1 AND seq = ?2 ORDER BY name",
+    [ST_CK_ARTS] = "SELECT name, size, sha256, data IS NOT NULL FROM"
+                   " checkpoint_artifacts WHERE op_id = ?1 AND seq = ?2"
+                   " ORDER BY name",
     [ST_CK_EXISTS] = "SELECT 1 FROM checkpoints WHERE op_id = ?1 AND seq = ?2",
+    [ST_CK_ART_DATA] = "SELECT data FROM checkpoint_artifacts"
+                       " WHERE op_id = ?1 AND seq = ?2 AND name = ?3",
 };
 
 kt_err
@@ -423,6 +430,8 @@ kt__store_open(kt__store **sp, const kt_persist_cfg *cfg, char *err,
     }
     s->lockfd = -1;
     s->keep = cfg->keep > 0 ? cfg->keep : KT_PERSIST_DEFAULT_KEEP;
+    s->inline_max = cfg->inline_max_bytes != 0 ? cfg->inline_max_bytes
+                                               : KT_PERSIST_DEFAULT_INLINE_MAX;
     s->fs.fault = cfg->fault;
     s->fs.arg = cfg->fault_arg;
     s->now_ms = cfg->now_ms;
@@ -445,6 +454,9 @@ kt__store_close(kt__store *s)
 {
     if (s == NULL) {
         return;
+    }
+    if (s->db != NULL) {
+        kt__store_ckpt_finish(s);
     }
     for (int i = 0; i < ST_COUNT; i++) {
         (void)sqlite3_finalize(s->st[i]);

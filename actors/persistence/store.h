@@ -18,7 +18,7 @@
 #define KT_STORE_SHORT_MAX     64  // operation type, unit
 #define KT_STORE_PATH_MAX      1024
 #define KT_STORE_FORMAT_ANY    0 // load: accept any checkpoint format
-#define KT_STORE_SCHEMA_LATEST 1
+#define KT_STORE_SCHEMA_LATEST 2
 
 typedef struct kt__store kt__store;
 
@@ -94,7 +94,10 @@ typedef struct kt_ckpt_artifact {
     const char *name;
     const uint8_t *data;
     size_t len;
-    const uint8_t *sha256; // 32 bytes to verify, or NULL to compute
+    // 32 bytes sent by the writer, or NULL to compute. Checked at save when
+    // the checkpoint is stored inline; recorded as sent for artifact files
+    // (the save does not hash them again) and checked on every load.
+    const uint8_t *sha256;
 } kt_ckpt_artifact;
 
 typedef struct kt_ckpt_event {
@@ -115,7 +118,8 @@ typedef struct kt_ckpt_art_rec {
     char name[KT_STORE_ID_MAX + 1];
     uint64_t size;
     uint8_t sha256[KT_SHA256_LEN];
-    uint8_t *data; // malloc'd when loaded with data
+    uint8_t *data;    // malloc'd when loaded with data
+    bool inline_data; // stored in the database row, not in a file
 } kt_ckpt_art_rec;
 
 typedef struct kt_ckpt_rec {
@@ -130,7 +134,7 @@ typedef struct kt_ckpt_rec {
     kt_ckpt_art_rec *arts; // malloc'd array
     size_t narts;
     uint64_t artifacts_size;
-    char path[KT_STORE_PATH_MAX]; // artifact directory ("" if none)
+    char path[KT_STORE_PATH_MAX]; // artifact directory ("" if none/inline)
     // Load only: newer checkpoints skipped as damaged, and why.
     uint32_t skipped;
     char note[256];
@@ -194,6 +198,11 @@ const char *kt__ckpt_type_name(kt_ckpt_type t);
 // attempt or old seq, KT_ENOENT unknown op, KT_ECORRUPT hash mismatch,
 // KT_EINVAL bad event, ESYSERR/KT_EDB failed step (nothing older lost).
 KT_NODISCARD kt_err kt__store_ckpt_save(kt__store *s, const kt_ckpt_event *e);
+// finish removes the directories of the checkpoints the last save pruned
+// (their rows went with the save's commit). Call it after acknowledging the
+// save, off the ack's critical path; the next save, a cleanup or close run
+// it otherwise. A failure leaves orphans for cleanup.
+void kt__store_ckpt_finish(kt__store *s);
 // load: newest checkpoint whose artifacts verify (with their bytes when
 // with_data). KT_ENOENT none, KT_EVERSION format differs from
 // want_format (unless KT_STORE_FORMAT_ANY), KT_ECORRUPT all damaged.

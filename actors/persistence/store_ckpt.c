@@ -1,8 +1,9 @@
-// store_ckpt.c: the checkpoint commit protocol. Artifacts go to a temp dir
-// (each file fsynced), the dir is fsynced, renamed to checkpoints/<op>/<seq>
-// and its parent fsynced; then one SQLite transaction (WAL, synchronous=
-// FULL) adds the row. Only then is the save acknowledged and are checkpoints
-// beyond the newest K deleted (rows first, then directories).
+// store_ckpt.c: the checkpoint commit protocol. Small checkpoints keep
+// their artifacts in the row; bigger ones first get a durable directory
+// checkpoints/<op>/<seq> (store_ckpt_dir.c). Then one SQLite transaction
+// (WAL, synchronous=FULL) adds the row and drops the rows of checkpoints
+// beyond the newest K. Only then is the save acknowledged; the pruned
+// checkpoints' directories go after the ack (kt__store_ckpt_finish).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,6 @@
 
 #include "persistence/store.h"
 #include "persistence/store_int.h"
-
-#define CKPT_PRUNE_MAX 64 // per save; more are pruned by the next saves
 
 static const char *const ckpt_type_names[] = {
     [KT_CKPT_PERIODIC] = "periodic",
@@ -29,10 +28,9 @@ kt__ckpt_type_name(kt_ckpt_type t)
     return ckpt_type_names[t];
 }
 
-// ckpt_validate checks the event and fills hashes[i] (verifying a hash the
-// sender supplied).
+// ckpt_validate checks the event's fields (hashes are handled later).
 static kt_err
-ckpt_validate(kt__store *s, const kt_ckpt_event *e, uint8_t (*hashes)[32])
+ckpt_validate(kt__store *s, const kt_ckpt_event *e)
 {
     if (!kt__store_valid_id(e->op_id)) {
         return kt__store_fail(s, KT_EINVAL, "invalid operation id");
@@ -55,6 +53,29 @@ ckpt_validate(kt__store *s, const kt_ckpt_event *e, uint8_t (*hashes)[32])
                 return kt__store_fail(s, KT_EINVAL, "duplicate artifact %s",
                                       a->name);
             }
+        }
+    }
+    return KT_OK;
+}
+
+// ckpt_hashes fills hashes[i]. Inline: computed (cheap at this size) and a
+// hash the writer sent must match. Files: a sent hash is recorded as is
+// (every load verifies it); the others are computed while the files are
+// written back (need_hash[i]).
+static kt_err
+ckpt_hashes(kt__store *s, const kt_ckpt_event *e, bool inl,
+            uint8_t (*hashes)[32], bool *need_hash)
+{
+    for (size_t i = 0; i < e->nartifacts; i++) {
+        const kt_ckpt_artifact *a = &e->artifacts[i];
+        need_hash[i] = false;
+        if (!inl && a->sha256 != NULL) {
+            memcpy(hashes[i], a->sha256, 32);
+            continue;
+        }
+        if (!inl) {
+            need_hash[i] = true;
+            continue;
         }
         kt_sha256(a->data, a->len, hashes[i]);
         if (a->sha256 != NULL && memcmp(a->sha256, hashes[i], 32) != 0) {
@@ -116,70 +137,12 @@ ckpt_fence(kt__store *s, const kt_ckpt_event *e, bool *dup)
     return KT_OK;
 }
 
+// ckpt_insert_arts adds the artifact rows (with their bytes when inl).
 static kt_err
-ckpt_write_files(kt__store *s, const kt_ckpt_event *e, const char *tmp)
+ckpt_insert_arts(kt__store *s, const kt_ckpt_event *e, uint8_t (*hashes)[32],
+                 bool inl)
 {
-    char path[KT_STORE_PATH_MAX + KT_STORE_ID_MAX + 2];
-    kt_err rv;
-
-    if ((rv = kt__fsio_rm_rf(&s->fs, tmp)) != KT_OK ||
-        (rv = kt__fsio_mkdir(&s->fs, tmp)) != KT_OK) {
-        return rv;
-    }
-    for (size_t i = 0; i < e->nartifacts; i++) {
-        kt__store_fmt(path, sizeof(path), "%s/%s", tmp, e->artifacts[i].name);
-        rv = kt__fsio_write_file(&s->fs, path, e->artifacts[i].data,
-                                 e->artifacts[i].len);
-        if (rv != KT_OK) {
-            return rv;
-        }
-    }
-    return kt__fsio_sync_dir(&s->fs, tmp);
-}
-
-// ckpt_write_dir makes checkpoints/<op>/<seq> hold the event's artifacts,
-// durably. On failure nothing of this save is left visible.
-static kt_err
-ckpt_write_dir(kt__store *s, const kt_ckpt_event *e, const char *final)
-{
-    char tmp[KT_STORE_PATH_MAX], opdir[KT_STORE_PATH_MAX];
-    struct stat sb;
-    kt_err rv;
-
-    kt__store_fmt(tmp, sizeof(tmp), "%s/%s.%llu.%llx", s->tmpdir, e->op_id,
-                  (unsigned long long)e->seq, (unsigned long long)++s->nonce);
-    kt__store_copy(s->inflight, sizeof(s->inflight), tmp);
-    kt__store_op_dir(s, e->op_id, opdir);
-    if ((rv = ckpt_write_files(s, e, tmp)) != KT_OK) {
-        goto fail;
-    }
-    if (stat(opdir, &sb) != 0 &&
-        ((rv = kt__fsio_mkdir(&s->fs, opdir)) != KT_OK ||
-         (rv = kt__fsio_sync_dir(&s->fs, s->ckdir)) != KT_OK)) {
-        goto fail;
-    }
-    // A directory without a row is the leftover of a crash before commit.
-    if ((rv = kt__fsio_rm_rf(&s->fs, final)) != KT_OK ||
-        (rv = kt__fsio_rename(&s->fs, tmp, final)) != KT_OK) {
-        goto fail;
-    }
-    if ((rv = kt__fsio_sync_dir(&s->fs, opdir)) != KT_OK) {
-        (void)kt__fsio_rm_rf(NULL, final);
-        goto fail;
-    }
-    s->inflight[0] = '\0';
-    return KT_OK;
-fail:
-    (void)kt__fsio_rm_rf(NULL, tmp);
-    s->inflight[0] = '\0';
-    return kt__store_fail(s, rv, "checkpoint %llu of %s not saved: %s",
-                          (unsigned long long)e->seq, e->op_id,
-                          kt_strerror(rv));
-}
-
-static kt_err
-ckpt_insert_arts(kt__store *s, const kt_ckpt_event *e, uint8_t (*hashes)[32])
-{
+    static const uint8_t empty = 0;
     sqlite3_stmt *st;
     kt_err rv;
     int rc;
@@ -194,8 +157,14 @@ ckpt_insert_arts(kt__store *s, const kt_ckpt_event *e, uint8_t (*hashes)[32])
                                 SQLITE_TRANSIENT);
         (void)sqlite3_bind_int64(st, 4, (int64_t)e->artifacts[i].len);
         (void)sqlite3_bind_blob(st, 5, hashes[i], 32, SQLITE_TRANSIENT);
+        if (inl) { // bytes bound in place: the step copies them into the WAL
+            const kt_ckpt_artifact *a = &e->artifacts[i];
+            (void)sqlite3_bind_blob64(st, 6, a->len ? a->data : &empty, a->len,
+                                      SQLITE_STATIC);
+        }
         rc = sqlite3_step(st);
         (void)sqlite3_reset(st);
+        (void)sqlite3_clear_bindings(st);
         if (rc != SQLITE_DONE) {
             return kt__store_dberr(s, rc, "saving an artifact row");
         }
@@ -227,7 +196,7 @@ ckpt_raise_attempt(kt__store *s, const kt_ckpt_event *e)
 
 static kt_err
 ckpt_insert_row(kt__store *s, const kt_ckpt_event *e, uint8_t (*hashes)[32],
-                uint64_t arts_size)
+                uint64_t arts_size, bool inl)
 {
     static const uint8_t empty = 0;
     sqlite3_stmt *st;
@@ -256,7 +225,7 @@ ckpt_insert_row(kt__store *s, const kt_ckpt_event *e, uint8_t (*hashes)[32],
     if (rc != SQLITE_DONE) {
         return kt__store_dberr(s, rc, "saving a checkpoint row");
     }
-    if ((rv = ckpt_insert_arts(s, e, hashes)) != KT_OK) {
+    if ((rv = ckpt_insert_arts(s, e, hashes, inl)) != KT_OK) {
         return rv;
     }
     return ckpt_raise_attempt(s, e);
@@ -279,7 +248,7 @@ ckpt_prune_rows(kt__store *s, const char *op, uint64_t *old, size_t *nold)
         return rv;
     }
     (void)sqlite3_bind_text(st, 1, op, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(st) == SQLITE_ROW && *nold < CKPT_PRUNE_MAX) {
+    while (sqlite3_step(st) == SQLITE_ROW && *nold < KT_STORE_PRUNE_MAX) {
         if (n++ >= s->keep) {
             old[(*nold)++] = (uint64_t)sqlite3_column_int64(st, 0);
         }
@@ -300,20 +269,16 @@ ckpt_prune_rows(kt__store *s, const char *op, uint64_t *old, size_t *nold)
     return KT_OK;
 }
 
-// ckpt_prune_dirs removes the pruned checkpoints' directories; a failure
-// leaves orphans that the cleanup sweep removes.
-static void
-ckpt_prune_dirs(kt__store *s, const char *op, const uint64_t *old, size_t nold)
+void
+kt__store_ckpt_finish(kt__store *s)
 {
     char dir[KT_STORE_PATH_MAX];
 
-    for (size_t i = 0; i < nold; i++) {
-        kt__store_ckpt_dir(s, op, old[i], dir);
-        if (kt__fsio_rm_rf(&s->fs, dir) != KT_OK) {
-            kt__store_copy(s->msg, sizeof(s->msg),
-                           "saved; older checkpoints left for cleanup");
-        }
+    for (size_t i = 0; i < s->nprune; i++) {
+        kt__store_ckpt_dir(s, s->prune_op, s->prune_seqs[i], dir);
+        (void)kt__fsio_rm_rf(&s->fs, dir); // leftovers: orphans for cleanup
     }
+    s->nprune = 0;
 }
 
 static uint64_t
@@ -327,25 +292,51 @@ ckpt_arts_size(const kt_ckpt_event *e)
     return n;
 }
 
+// ckpt_commit writes the row (and the artifact rows) and prunes beyond
+// the newest K in one transaction; the pruned seqs are left in
+// s->prune_seqs for kt__store_ckpt_finish.
+static kt_err
+ckpt_commit(kt__store *s, const kt_ckpt_event *e, uint8_t (*hashes)[32],
+            bool inl)
+{
+    kt_err rv;
+
+    if ((rv = kt__store_begin(s)) != KT_OK ||
+        (rv = ckpt_insert_row(s, e, hashes, ckpt_arts_size(e), inl)) != KT_OK ||
+        (rv = ckpt_prune_rows(s, e->op_id, s->prune_seqs, &s->nprune)) !=
+            KT_OK ||
+        (rv = kt__store_commit(s)) != KT_OK) {
+        kt__store_rollback(s);
+        s->nprune = 0;
+        return rv;
+    }
+    kt__store_copy(s->prune_op, sizeof(s->prune_op), e->op_id);
+    return KT_OK;
+}
+
 kt_err
 kt__store_ckpt_save(kt__store *s, const kt_ckpt_event *e)
 {
     char final[KT_STORE_PATH_MAX];
     uint8_t(*hashes)[32] = NULL;
-    uint64_t old[CKPT_PRUNE_MAX];
-    size_t nold = 0;
-    bool dup = false;
+    bool dup = false, inl, *need = NULL;
     kt_err rv;
 
+    kt__store_ckpt_finish(s); // the previous save's, if nobody did
     if (e->nartifacts > 4096 || (e->nartifacts > 0 && e->artifacts == NULL)) {
         return kt__store_fail(s, KT_EINVAL, "invalid artifact list");
     }
     if (e->nartifacts > 0 &&
-        (hashes = calloc(e->nartifacts, sizeof(*hashes))) == NULL) {
+        ((hashes = calloc(e->nartifacts, sizeof(*hashes))) == NULL ||
+         (need = calloc(e->nartifacts, sizeof(*need))) == NULL)) {
+        free(hashes);
         return KT_ENOMEM;
     }
-    if ((rv = ckpt_validate(s, e, hashes)) != KT_OK ||
-        (rv = ckpt_fence(s, e, &dup)) != KT_OK) {
+    inl = e->nartifacts > 0 && s->inline_max >= 0 &&
+          ckpt_arts_size(e) <= (uint64_t)s->inline_max;
+    if ((rv = ckpt_validate(s, e)) != KT_OK ||
+        (rv = ckpt_fence(s, e, &dup)) != KT_OK ||
+        (rv = ckpt_hashes(s, e, inl, hashes, need)) != KT_OK) {
         goto out;
     }
     if (dup) { // a re-sent event whose ack was lost: already durable
@@ -353,15 +344,12 @@ kt__store_ckpt_save(kt__store *s, const kt_ckpt_event *e)
         goto out;
     }
     kt__store_ckpt_dir(s, e->op_id, e->seq, final);
-    if (e->nartifacts > 0 && (rv = ckpt_write_dir(s, e, final)) != KT_OK) {
+    if (e->nartifacts > 0 && !inl &&
+        (rv = kt__store_ckpt_write_dir(s, e, final, hashes, need)) != KT_OK) {
         goto out;
     }
-    if ((rv = kt__store_begin(s)) != KT_OK ||
-        (rv = ckpt_insert_row(s, e, hashes, ckpt_arts_size(e))) != KT_OK ||
-        (rv = ckpt_prune_rows(s, e->op_id, old, &nold)) != KT_OK ||
-        (rv = kt__store_commit(s)) != KT_OK) {
-        kt__store_rollback(s);
-        if (e->nartifacts > 0) {
+    if ((rv = ckpt_commit(s, e, hashes, inl)) != KT_OK) {
+        if (e->nartifacts > 0 && !inl) {
             (void)kt__fsio_rm_rf(NULL, final);
         }
         (void)kt__store_fail(s, rv, "checkpoint %llu of %s not saved: %s",
@@ -370,9 +358,9 @@ kt__store_ckpt_save(kt__store *s, const kt_ckpt_event *e)
         goto out;
     }
     s->msg[0] = '\0';
-    ckpt_prune_dirs(s, e->op_id, old, nold);
 out:
     free(hashes);
+    free(need);
     return rv;
 }
 

@@ -194,6 +194,7 @@ kt__store_cleanup(kt__store *s, uint32_t max_age_days, kt_cleanup_result *out)
     kt_err rv;
     DIR *d;
 
+    kt__store_ckpt_finish(s);
     if (max_age_days > 0) {
         int64_t cutoff =
             kt__store_now(s) - (int64_t)max_age_days * 86400 * 1000;

@@ -8,6 +8,8 @@
 #include "persistence/fsio.h"
 #include "persistence/store.h"
 
+#define KT_STORE_PRUNE_MAX 64 // per save; more are pruned by the next saves
+
 typedef enum store_stmt_id {
     ST_OP_INSERT,
     ST_OP_GET,
@@ -20,6 +22,7 @@ typedef enum store_stmt_id {
     ST_CK_DELETE,
     ST_CK_ARTS,
     ST_CK_EXISTS,
+    ST_CK_ART_DATA,
     ST_COUNT,
 } store_stmt_id;
 
@@ -30,6 +33,12 @@ struct kt__store {
     char tmpdir[KT_STORE_PATH_MAX];   // data/checkpoints/.tmp
     char inflight[KT_STORE_PATH_MAX]; // temp dir of the save in progress
     uint32_t keep;
+    int64_t inline_max; // < 0: never inline
+    // Directories of checkpoints pruned by the last save, removed by
+    // kt__store_ckpt_finish once the save is acknowledged.
+    char prune_op[KT_STORE_ID_MAX + 1];
+    uint64_t prune_seqs[KT_STORE_PRUNE_MAX];
+    size_t nprune;
     kt__fsio fs;
     int64_t (*now_ms)(void *arg);
     void *clock_arg;
@@ -63,5 +72,15 @@ void kt__store_ckpt_dir(const kt__store *s, const char *op, uint64_t seq,
 // kt__store_fmt: snprintf that may truncate (paths are length-checked at
 // open, ids at validation).
 void kt__store_fmt(char *dst, size_t cap, const char *fmt, ...) KT_PRINTF(3, 4);
+
+// kt__store_ckpt_write_dir makes `final` hold the event's artifacts,
+// durably (temp dir, files written then fsynced, dir fsync, rename, parent
+// fsync). hashes[i] is computed while the files are written back when
+// need_hash[i]. On failure nothing of this save is left and s->msg says why.
+KT_NODISCARD kt_err kt__store_ckpt_write_dir(kt__store *s,
+                                             const kt_ckpt_event *e,
+                                             const char *final,
+                                             uint8_t (*hashes)[32],
+                                             const bool *need_hash);
 
 #endif // KT_PERSISTENCE_STORE_INT_H

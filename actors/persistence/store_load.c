@@ -1,6 +1,7 @@
 // store_load.c: reading checkpoints back. load returns the newest one whose
-// artifacts exist and match their sizes and sha256, falling back to older
-// ones (and saying so in rec->note); list describes them without bytes.
+// artifacts (files, or bytes inline in the row) exist and match their sizes
+// and sha256, falling back to older ones (and saying so in rec->note); list
+// describes them without bytes.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,19 +106,57 @@ ck_read_arts(kt__store *s, kt_ckpt_rec *r)
         if (sqlite3_column_bytes(st, 2) == KT_SHA256_LEN) {
             memcpy(a->sha256, sqlite3_column_blob(st, 2), KT_SHA256_LEN);
         }
+        a->inline_data = sqlite3_column_int(st, 3) != 0;
     }
     (void)sqlite3_reset(st);
-    if (r->narts == 0) {
+    // A checkpoint's artifacts are all inline or all files in its directory.
+    if (r->narts == 0 || r->arts[0].inline_data) {
         r->path[0] = '\0';
     }
     return rc == SQLITE_DONE ? KT_OK
                              : kt__store_dberr(s, rc, "reading artifacts");
 }
 
+// ck_read_inline copies artifact a of r from its row into *datap
+// (malloc'd; KT_ENOENT when the row has no bytes).
+static kt_err
+ck_read_inline(kt__store *s, const kt_ckpt_rec *r, const kt_ckpt_art_rec *a,
+               uint8_t **datap, size_t *lenp)
+{
+    sqlite3_stmt *st;
+    kt_err rv;
+    int rc, n;
+
+    if ((rv = kt__store_stmt(s, ST_CK_ART_DATA, &st)) != KT_OK) {
+        return rv;
+    }
+    (void)sqlite3_bind_text(st, 1, r->op_id, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_int64(st, 2, (int64_t)r->seq);
+    (void)sqlite3_bind_text(st, 3, a->name, -1, SQLITE_TRANSIENT);
+    rv = KT_ENOENT;
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+        sqlite3_column_type(st, 0) == SQLITE_BLOB) {
+        n = sqlite3_column_bytes(st, 0);
+        if ((*datap = malloc((size_t)n + 1)) == NULL) {
+            rv = KT_ENOMEM;
+        } else {
+            if (n > 0) {
+                memcpy(*datap, sqlite3_column_blob(st, 0), (size_t)n);
+            }
+            *lenp = (size_t)n;
+            rv = KT_OK;
+        }
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        rv = kt__store_dberr(s, rc, "reading an inline artifact");
+    }
+    (void)sqlite3_reset(st);
+    return rv;
+}
+
 // ck_verify reads every artifact and checks size and hash. KT_ECORRUPT
 // (with why[]) when one is missing or differs.
 static kt_err
-ck_verify(kt_ckpt_rec *r, bool with_data, char *why, size_t cap)
+ck_verify(kt__store *s, kt_ckpt_rec *r, bool with_data, char *why, size_t cap)
 {
     char path[KT_STORE_PATH_MAX + KT_STORE_ID_MAX + 2];
     uint8_t sum[KT_SHA256_LEN];
@@ -128,9 +167,13 @@ ck_verify(kt_ckpt_rec *r, bool with_data, char *why, size_t cap)
         size_t len = 0;
         kt_err rv;
 
-        kt__store_fmt(path, sizeof(path), "%s/%s", r->path, a->name);
-        rv = kt__fsio_read_file(path, a->size, &data, &len);
-        if (rv == KT_ENOMEM) {
+        if (a->inline_data) {
+            rv = ck_read_inline(s, r, a, &data, &len);
+        } else {
+            kt__store_fmt(path, sizeof(path), "%s/%s", r->path, a->name);
+            rv = kt__fsio_read_file(path, a->size, &data, &len);
+        }
+        if (rv == KT_ENOMEM || rv == KT_EDB) {
             return rv;
         }
         if (rv != KT_OK || len != a->size) {
@@ -231,7 +274,7 @@ kt__store_ckpt_load(kt__store *s, const char *op_id, uint32_t want_format,
         if ((rv = ck_get(s, op_id, seqs[i], &r)) != KT_OK) {
             return rv;
         }
-        rv = ck_verify(&r, with_data, why, sizeof(why));
+        rv = ck_verify(s, &r, with_data, why, sizeof(why));
         if (rv == KT_ECORRUPT) {
             kt__ckpt_rec_fini(&r);
             continue;

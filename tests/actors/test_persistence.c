@@ -23,6 +23,7 @@ static char dir[256];
 static kt_runtime *rt;
 static kt_aid pa;
 static int fail_op = -1, fail_err;
+static int64_t inline_max; // the actor's inline threshold (0 = default)
 
 static int
 fault(void *arg, kt_persist_fault_op op, const char *path)
@@ -46,7 +47,8 @@ spawn_persist(uint32_t cleanup_ms, size_t max_req)
     kt_persist_cfg c = {.data_dir = dir,
                         .cleanup_interval_ms = cleanup_ms,
                         .max_request_bytes = max_req,
-                        .fault = fault};
+                        .fault = fault,
+                        .inline_max_bytes = inline_max};
     kt_spawn_opts o = {.name = KT_PERSIST_NAME, .dedicated = true};
     cr_assert_eq(kt_spawn(rt, &persistence_ops, &c, &o, &pa), KT_OK);
 }
@@ -286,6 +288,7 @@ Test(persistence, load_errors_use_the_guides_messages)
 Test(persistence, fallback_is_reported_and_logged)
 {
     char p[512];
+    inline_max = -1; // artifact files (test_persistence_inline: in rows)
     spawn_persist(0, 0);
     log_capture_start();
     create_running("op_f");
@@ -323,7 +326,7 @@ Test(persistence, failed_save_is_loud_and_recorded_on_the_operation)
     spawn_persist(0, 0);
     create_running("op_e");
     cr_assert_eq(save_status("op_e", 1, 1, "ok"), KT_OK);
-    fail_op = KT_PERSIST_OP_FSYNC;
+    fail_op = KT_PERSIST_OP_DB_COMMIT; // the step inline and file saves share
     fail_err = ENOSPC;
     Ktpb__V1__CheckpointAck *ack = save("op_e", 1, 2, "lost");
     cr_expect_eq(ack->status, (int)(KT_ESYSERR | ENOSPC));

@@ -4,7 +4,9 @@
 // which is printed). After each kill: the store opens again, integrity_check
 // is ok, the newest acknowledged checkpoint (or the one in flight, never
 // older) is there with exact bytes, keep-K holds, and no partial artifact is
-// visible as a checkpoint.
+// visible as a checkpoint. Two in three checkpoints keep their artifacts
+// inline in the database row, the third writes artifact files: both kinds
+// are killed mid-save and verified.
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 
 #include "persistence/store.h"
 
@@ -40,11 +43,16 @@ teardown(void)
 
 TestSuite(crash, .init = setup, .fini = teardown, .timeout = 280.0);
 
+#define CRASH_BIG 66000
+
+static uint64_t n_inline, n_files; // checkpoints verified of each kind
+
 // Must match tools/crash/crash_child.c.
 static size_t
 crash_pattern(uint64_t seq, int i, uint8_t *buf)
 {
-    size_t len = i == 0 ? 16 + seq % 200 : 32 + seq % 57;
+    size_t len =
+        i == 0 ? (seq % 3 == 0 ? CRASH_BIG : 16) + seq % 200 : 32 + seq % 57;
     for (size_t j = 0; j < len; j++) {
         buf[j] = (uint8_t)(seq * 131 + (uint64_t)i * 17 + j);
     }
@@ -94,24 +102,65 @@ run_child(uint64_t start_seq, long delay_us, int *status)
     return max;
 }
 
+// read_artifact reads artifact i of r (file or row) into got[cap].
+static size_t
+read_artifact(const kt_ckpt_rec *r, size_t i, uint8_t *got, size_t cap)
+{
+    char path[2048];
+    size_t n = 0;
+
+    if (r->arts[i].inline_data) {
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        snprintf(path, sizeof(path), "%s/ktrdr.db", dir);
+        cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+        cr_assert_eq(sqlite3_prepare_v2(db,
+                                        "SELECT data FROM checkpoint_artifacts"
+                                        " WHERE op_id = ?1 AND seq = ?2 AND"
+                                        " name = ?3",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+        sqlite3_bind_text(st, 1, r->op_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (int64_t)r->seq);
+        sqlite3_bind_text(st, 3, r->arts[i].name, -1, SQLITE_STATIC);
+        cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "inline row of seq %llu",
+                     (unsigned long long)r->seq);
+        n = (size_t)sqlite3_column_bytes(st, 0);
+        cr_assert_leq(n, cap);
+        memcpy(got, sqlite3_column_blob(st, 0), n);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return n;
+    }
+    snprintf(path, sizeof(path), "%s/%s", r->path, r->arts[i].name);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "artifact %s of a listed checkpoint", path);
+    n = fread(got, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
 static void
 verify_artifacts(const kt_ckpt_rec *r)
 {
-    uint8_t want[256], got[300];
-    char path[2048];
+    static uint8_t want[CRASH_BIG + 256], got[CRASH_BIG + 512];
 
     cr_assert_eq(r->narts, 2, "seq %llu has both artifacts",
                  (unsigned long long)r->seq);
-    for (int i = 0; i < 2; i++) {
-        size_t len = crash_pattern(r->seq, i, want);
-        snprintf(path, sizeof(path), "%s/%s", r->path, r->arts[i].name);
-        FILE *f = fopen(path, "rb");
-        cr_assert_not_null(f, "artifact %s of a listed checkpoint", path);
-        size_t n = fread(got, 1, sizeof(got), f);
-        fclose(f);
-        cr_assert_eq(n, len, "%s complete", path);
-        cr_assert_arr_eq(got, want, len, "%s intact", path);
+    cr_assert_eq(r->arts[0].inline_data, r->seq % 3 != 0, "seq %llu stored %s",
+                 (unsigned long long)r->seq,
+                 r->seq % 3 ? "inline" : "as files");
+    cr_assert_eq(r->path[0] == '\0', r->arts[0].inline_data);
+    for (size_t i = 0; i < 2; i++) {
+        size_t len = crash_pattern(r->seq, (int)i, want);
+        size_t n = read_artifact(r, i, got, sizeof(got));
+        cr_assert_eq(n, len, "seq %llu %s complete", (unsigned long long)r->seq,
+                     r->arts[i].name);
+        cr_assert_arr_eq(got, want, len, "seq %llu %s intact",
+                         (unsigned long long)r->seq, r->arts[i].name);
     }
+    *(r->arts[0].inline_data ? &n_inline : &n_files) += 1;
 }
 
 // verify: returns C, the newest committed seq, after checking everything.
@@ -191,9 +240,13 @@ Test(crash, sigkill_at_random_moments_loses_no_acknowledged_checkpoint)
     }
     fprintf(stderr,
             "crash: %d kills, %llu checkpoints acknowledged, newest seq "
-            "%llu, %llu kills between commit and ack\n",
+            "%llu, %llu kills between commit and ack; verified %llu inline "
+            "and %llu file checkpoints\n",
             iters, (unsigned long long)acked_total, (unsigned long long)c,
-            (unsigned long long)kills_mid);
+            (unsigned long long)kills_mid, (unsigned long long)n_inline,
+            (unsigned long long)n_files);
     cr_expect_gt(acked_total, (uint64_t)iters / 4,
                  "kills landed while saving, not only at start-up");
+    cr_expect(iters < 20 || (n_inline > 0 && n_files > 0),
+              "both kinds were verified");
 }

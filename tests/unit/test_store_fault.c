@@ -106,11 +106,15 @@ Test(store_fault, failing_prune_still_acknowledges_and_cleanup_finishes_it)
     tstore_new_op(s, "op_p", KT_OP_RUNNING);
     cr_assert_eq(tstore_save(s, "op_p", 1, 1, 10), KT_OK);
     cr_assert_eq(tstore_save(s, "op_p", 2, 1, 10), KT_OK);
-    // Saving seq 3 removes seq 1's directory through rm: make that fail
-    // (the first unlink of a save is its temp-dir pre-clean).
+    // Saving seq 3 prunes seq 1; its directory goes after the ack
+    // (kt__store_ckpt_finish): make that rm fail (a save's two unlinks are
+    // its temp-dir pre-clean and the stale final dir).
     tstore_f =
         (tstore_fault){.op = KT_PERSIST_OP_UNLINK, .after = 2, .err = EIO};
     cr_expect_eq(tstore_save(s, "op_p", 3, 1, 10), KT_OK);
+    cr_expect_eq(tstore_f.hits, 0, "the pruned directory waits for finish");
+    cr_expect(tstore_exists("checkpoints/op_p/1"));
+    kt__store_ckpt_finish(s);
     cr_expect_eq(tstore_f.hits, 1);
     tstore_f = (tstore_fault){.op = -1};
     cr_assert_eq(kt__store_ckpt_list(s, "op_p", &recs, &n), KT_OK);

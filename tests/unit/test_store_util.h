@@ -25,6 +25,8 @@ typedef struct tstore_fault {
 static int64_t tstore_clock_ms = 1735264697000; // 2024-12-27T01:58:17Z
 static tstore_fault tstore_f = {.op = -1};
 static char tstore_dir[256];
+// Inline threshold of tstore_open's stores: files unless a test says so.
+static int64_t tstore_inline_max = -1;
 
 static inline int64_t
 tstore_now(void *arg)
@@ -54,7 +56,8 @@ tstore_cfg(void)
     kt_persist_cfg c = {.data_dir = tstore_dir,
                         .now_ms = tstore_now,
                         .fault = tstore_fault_cb,
-                        .fault_arg = &tstore_f};
+                        .fault_arg = &tstore_f,
+                        .inline_max_bytes = tstore_inline_max};
     return c;
 }
 

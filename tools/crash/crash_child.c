@@ -1,9 +1,11 @@
 // crash_child.c: the victim of the crash-injection test. Usage:
 //   kt_crash_child DATA_DIR ACK_FD START_SEQ
 // Saves checkpoints seq = START_SEQ, START_SEQ+1, ... of operation
-// "op_crash" through the persistence actor (tiny artifacts whose bytes are a
-// function of seq, see crash_pattern) and writes each acknowledged seq as a
-// uint64 to ACK_FD. Runs until killed; exits 3 on a failed save.
+// "op_crash" through the persistence actor (artifacts whose bytes are a
+// function of seq, see crash_pattern: small ones kept inline in the row,
+// every third seq one over 64 KiB, so artifact files) and writes each
+// acknowledged seq as a uint64 to ACK_FD. Runs until killed; exits 3 on a
+// failed save.
 #include <errno.h>
 #include <ktpb/v1/persist.pb-c.h>
 #include <stdio.h>
@@ -17,11 +19,14 @@
 
 #define S(x) ((char *)(uintptr_t)(x))
 
+#define CRASH_BIG 66000 // a.bin of every third seq: over the inline limit
+
 // The artifact bytes the verifier expects: name i of seq.
 static size_t
 crash_pattern(uint64_t seq, int i, uint8_t *buf)
 {
-    size_t len = i == 0 ? 16 + seq % 200 : 32 + seq % 57;
+    size_t len =
+        i == 0 ? (seq % 3 == 0 ? CRASH_BIG : 16) + seq % 200 : 32 + seq % 57;
     for (size_t j = 0; j < len; j++) {
         buf[j] = (uint8_t)(seq * 131 + (uint64_t)i * 17 + j);
     }
@@ -73,7 +78,7 @@ crash_start_op(kt_runtime *rt, kt_aid pa)
 static int
 crash_save(kt_runtime *rt, kt_aid pa, uint64_t seq)
 {
-    uint8_t b0[256], b1[128];
+    static uint8_t b0[CRASH_BIG + 256], b1[128];
     char state[32];
     Ktpb__V1__CheckpointEvent e;
     Ktpb__V1__Artifact a[2], *pa2[2] = {&a[0], &a[1]};
