@@ -82,8 +82,10 @@ void cli_ckpt_summary(const Ktpb__V1__OperationRecord *op, char *buf,
                       size_t len); // "epoch 29" / "bar 1000" / "-"
 // JSON of an operation (shared with --json of every operations command).
 json_t *cli_op_json(const Ktpb__V1__OperationRecord *op);
-// cli_json_print prints and releases j; returns CLI_OK.
+// cli_json_print prints and releases j; returns CLI_OK. Indented, or on
+// one line once cli_json_lines(true) was called (--follow --json streams).
 int cli_json_print(json_t *j);
+void cli_json_lines(bool on);
 
 // Commands (cmd_*.c): argv[0] is the sub-command's first argument.
 int cmd_operations(cli_ctx *c, int argc, char **argv);
@@ -105,8 +107,10 @@ void serve_workers_stop(kt_supervision *s);
 void serve_workers_close(kt_supervision *s);
 
 // Following an operation (cli_follow.c): progress bar on a terminal, plain
-// lines otherwise; Ctrl+C cancels the operation (checkpoint saved) and
-// prints the resume hint. Returns the exit code.
+// lines otherwise, JSON lines with --json (progress objects, then the
+// operation's final record as `operations status ID --json` shows it);
+// Ctrl+C cancels the operation (checkpoint saved) and prints the resume
+// hint. Returns the exit code.
 int cli_follow(cli_ctx *c, const char *op_id);
 
 #endif // KT_CLI_CLI_H

@@ -129,11 +129,23 @@ cli_op_json(const Ktpb__V1__OperationRecord *op)
     return kt_http_op_json(op); // one JSON shape for the CLI and HTTP
 }
 
+// --follow --json writes JSON lines: every document, errors included, on
+// one line of its own.
+static bool json_lines;
+
+void
+cli_json_lines(bool on)
+{
+    json_lines = on;
+}
+
 int
 cli_json_print(json_t *j)
 {
     if (j != NULL) {
-        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_dumpf(j, stdout,
+                   (json_lines ? JSON_COMPACT : JSON_INDENT(2)) |
+                       JSON_PRESERVE_ORDER);
         fputc('\n', stdout);
         json_decref(j);
     }

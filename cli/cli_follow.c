@@ -15,6 +15,7 @@
 
 #define QCAP           64
 #define FOLLOW_POLL_MS 2000 // no event for this long: ask for the status
+#define FINAL_WAIT_MS  3000 // --json: wait for the record to show the end
 
 typedef struct fevent {
     double percent, train_loss, val_loss, equity;
@@ -22,7 +23,8 @@ typedef struct fevent {
     uint64_t bar, total_bars;
     Ktpb__V1__OpStatus status;
     bool final;
-    int err; // subscription failed (kt_err)
+    bool subscribed; // the subscription took: nothing to draw
+    int err;         // subscription failed (kt_err)
     char step[64];
     char error[256];
 } fevent;
@@ -148,6 +150,8 @@ follower_handle(void *state, kt_actor *self, kt_msg *msg)
             e.final = true;
         } else if (r->op != NULL) {
             ev_from_op(&e, r->op);
+        } else {
+            e.subscribed = true;
         }
         ktpb__v1__ops_reply__free_unpacked(r, NULL);
         q_push(f->q, &e);
@@ -186,6 +190,57 @@ fmt_eta(const view *v, double p, char *buf, size_t len)
     snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
 }
 
+// log_due: the plain log and the JSON lines are a log, not an animation:
+// a line for every new epoch (training) or decile (others) and the end,
+// and within one decile at most one a second.
+static bool
+log_due(view *v, const fevent *e)
+{
+    int dec = (int)(e->percent / 10.0);
+    int64_t now = cli_now_ms();
+    bool show =
+        e->total_epochs > 0 ? e->epoch != v->last_epoch : dec != v->last_decile;
+
+    if (!show ||
+        (!e->final && dec == v->last_decile && now - v->last_line_ms < 1000)) {
+        return false;
+    }
+    v->last_epoch = e->epoch;
+    v->last_decile = dec;
+    v->last_line_ms = now;
+    return true;
+}
+
+// draw_json: one progress object per line (docs/cli.md, "JSON lines").
+static void
+draw_json(view *v, const fevent *e, const char *id)
+{
+    json_t *j;
+
+    if (e->final || !log_due(v, e)) {
+        return; // the final record follows instead (finish_json)
+    }
+    j = json_pack("{s:s,s:s,s:s,s:f,s:s}", "event", "progress", "operation_id",
+                  id, "status", cli_status_name(e->status), "percent",
+                  e->percent, "current_step", e->step);
+    if (j == NULL) {
+        return;
+    }
+    if (e->total_epochs > 0) {
+        json_object_set_new(j, "epoch", json_integer(e->epoch));
+        json_object_set_new(j, "total_epochs", json_integer(e->total_epochs));
+        json_object_set_new(j, "train_loss", json_real(e->train_loss));
+        json_object_set_new(j, "val_loss", json_real(e->val_loss));
+    } else if (e->total_bars > 0) {
+        json_object_set_new(j, "bar", json_integer((json_int_t)e->bar));
+        json_object_set_new(j, "total_bars",
+                            json_integer((json_int_t)e->total_bars));
+        json_object_set_new(j, "equity", json_real(e->equity));
+    }
+    (void)cli_json_print(j);
+    (void)fflush(stdout);
+}
+
 static void
 draw(view *v, const fevent *e)
 {
@@ -205,20 +260,7 @@ draw(view *v, const fevent *e)
     if (v->tty) {
         printf("\r[%-20.*s] %3d%%  %s  ETA %s\033[K", fill < 0 ? 0 : fill,
                "####################", (int)e->percent, what, eta);
-    } else {
-        int dec = (int)(e->percent / 10.0);
-        int64_t now = cli_now_ms();
-        bool show = e->total_epochs > 0 ? e->epoch != v->last_epoch
-                                        : dec != v->last_decile;
-        // A log, not an animation: every new decile, the end, and in
-        // between at most one line a second.
-        if (!show || (!e->final && dec == v->last_decile &&
-                      now - v->last_line_ms < 1000)) {
-            return;
-        }
-        v->last_epoch = e->epoch;
-        v->last_decile = dec;
-        v->last_line_ms = now;
+    } else if (log_due(v, e)) {
         printf("%3d%%  %s  ETA %s\n", (int)e->percent, what, eta);
     }
     fflush(stdout);
@@ -273,21 +315,30 @@ q_wait(fqueue *q, fevent *out, int ms)
     return got;
 }
 
+// get_op asks for the operation's record (*rp: release it with
+// protobuf_c_message_free_unpacked). CLI_ERR, printed, when it cannot.
+static int
+get_op(cli_ctx *c, const char *id, Ktpb__V1__OpsReply **rp)
+{
+    Ktpb__V1__OpsGetRequest g;
+    ktpb__v1__ops_get_request__init(&g);
+
+    g.id = CLI_STR(id);
+    return cli_call(c, c->ops, KT_OPS_GET, &g.base,
+                    &ktpb__v1__ops_reply__descriptor, 5000,
+                    (ProtobufCMessage **)rp);
+}
+
 // poll_final asks for the operation and, when it has ended, fills e as its
 // final event: progress events are best effort, so a follower never waits
 // on a lost final event.
 static bool
 poll_final(cli_ctx *c, const char *id, fevent *e)
 {
-    Ktpb__V1__OpsGetRequest g;
     Ktpb__V1__OpsReply *r;
     bool ended = false;
 
-    ktpb__v1__ops_get_request__init(&g);
-    g.id = CLI_STR(id);
-    if (cli_call(c, c->ops, KT_OPS_GET, &g.base,
-                 &ktpb__v1__ops_reply__descriptor, 5000,
-                 (ProtobufCMessage **)&r) != CLI_OK) {
+    if (get_op(c, id, &r) != CLI_OK) {
         return false;
     }
     if (r->status == 0 && r->op != NULL) {
@@ -302,6 +353,45 @@ poll_final(cli_ctx *c, const char *id, fevent *e)
     return ended;
 }
 
+// finish_json ends a JSON lines stream with the operation's final record,
+// the object `operations status ID --json` prints, on one line. The final
+// event may overtake the record's last update, so a record that does not
+// show the end yet is asked for again, for up to FINAL_WAIT_MS.
+static int
+finish_json(cli_ctx *c, const fevent *e, const char *id)
+{
+    int64_t end = cli_now_ms() + FINAL_WAIT_MS;
+    struct timespec pause = {0, 20 * 1000000L};
+    Ktpb__V1__OpsReply *r;
+    int rv;
+
+    if (e->err != 0) {
+        return cli_error(c, "%s", e->error);
+    }
+    for (;;) {
+        fevent f = {0};
+        if ((rv = get_op(c, id, &r)) != CLI_OK) {
+            return rv;
+        }
+        if (r->status != 0 || r->op == NULL) {
+            rv = r->status != 0 ? cli_fail(c, r->status, r->message)
+                                : cli_error(c, "malformed reply");
+            break;
+        }
+        ev_from_op(&f, r->op);
+        if (f.final || cli_now_ms() >= end) {
+            rv = r->op->status == KTPB__V1__OP_STATUS__OP_COMPLETED ? CLI_OK
+                                                                    : CLI_ERR;
+            (void)cli_json_print(cli_op_json(r->op));
+            break;
+        }
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        nanosleep(&pause, NULL);
+    }
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return rv;
+}
+
 static int
 cancel_now(cli_ctx *c, view *v, const char *id)
 {
@@ -311,8 +401,10 @@ cancel_now(cli_ctx *c, view *v, const char *id)
     char ck[64];
     ktpb__v1__ops_cancel_request__init(&k);
 
-    printf("%sInterrupted: cancelling %s (saving a checkpoint)...\n",
-           v->tty ? "\n" : "", id);
+    // JSON lines keep stdout for JSON: the notice goes to stderr.
+    fprintf(c->json ? stderr : stdout,
+            "%sInterrupted: cancelling %s (saving a checkpoint)...\n",
+            v->tty ? "\n" : "", id);
     fflush(stdout);
     k.id = CLI_STR(id);
     k.reason = CLI_STR("Cancelled by user (Ctrl+C)");
@@ -323,6 +415,9 @@ cancel_now(cli_ctx *c, view *v, const char *id)
     }
     if (r->status != 0 || r->op == NULL) {
         rv = cli_fail(c, r->status, r->message);
+    } else if (c->json) {
+        (void)cli_json_print(cli_op_json(r->op)); // the stream's last line
+        rv = CLI_ERR;
     } else {
         cli_ckpt_summary(r->op, ck, sizeof(ck));
         printf("Operation cancelled; checkpoint saved (%s).\n", ck);
@@ -353,6 +448,7 @@ cli_follow(cli_ctx *c, const char *op_id)
 
     snprintf(q.op_id, sizeof(q.op_id), "%s", op_id);
     q.ops = c->ops;
+    cli_json_lines(c->json);
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
@@ -367,7 +463,12 @@ cli_follow(cli_ctx *c, const char *op_id)
         }
         bool got = q_wait(&q, &e, 200);
         int64_t now = cli_now_ms();
-        if (got) {
+        if (got && e.subscribed) {
+            // An operation that ended before the subscription took sends
+            // no more events: look at its record once now.
+            last_ev = now;
+            got = poll_final(c, op_id, &e);
+        } else if (got) {
             last_ev = now;
         } else if (now - last_ev >= FOLLOW_POLL_MS) {
             last_ev = now;
@@ -380,16 +481,17 @@ cli_follow(cli_ctx *c, const char *op_id)
             v.p0 = e.percent, v.t0 = cli_now_ms();
         }
         if (e.final || e.err != 0) {
-            if (!c->json) {
+            if (c->json) {
+                rv = finish_json(c, &e, op_id);
+            } else {
                 draw(&v, &e);
+                rv = finish(c, &v, &e, op_id);
             }
-            rv = c->json
-                     ? (e.status == KTPB__V1__OP_STATUS__OP_COMPLETED ? CLI_OK
-                                                                      : CLI_ERR)
-                     : finish(c, &v, &e, op_id);
             break;
         }
-        if (!c->json) {
+        if (c->json) {
+            draw_json(&v, &e, op_id);
+        } else {
             draw(&v, &e);
         }
     }

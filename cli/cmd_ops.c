@@ -207,6 +207,7 @@ ops_one(cli_ctx *c, int argc, char **argv, const char *verb)
     if (npos != 1) {
         return cli_usage(cmd, "needs an operation ID");
     }
+    cli_json_lines(follow && strcmp(verb, "cancel") != 0); // JSON lines
     if (strcmp(verb, "cancel") == 0) {
         k.id = CLI_STR(pos[0]);
         k.reason = CLI_STR(reason != NULL ? reason : "");

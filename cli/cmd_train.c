@@ -90,6 +90,7 @@ parse_run(int argc, char **argv, run_args *a, const char *cmd, bool bt)
     if ((rv = cli_parse(argc, argv, opts, a->pos, 3, &npos, cmd)) != 0) {
         return rv;
     }
+    cli_json_lines(a->follow); // --follow --json: every document one line
     if (npos != 3) {
         return cli_usage(cmd, "needs STRATEGY SYMBOL TIMEFRAME");
     }
