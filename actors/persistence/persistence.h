@@ -6,6 +6,7 @@
 #ifndef KT_PERSISTENCE_PERSISTENCE_H
 #define KT_PERSISTENCE_PERSISTENCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,6 +67,11 @@ typedef struct kt_persist_cfg {
     // in its database row (one WAL fsync instead of four file-system
     // syncs); 0 = KT_PERSIST_DEFAULT_INLINE_MAX, < 0 = always files.
     int64_t inline_max_bytes;
+    // Inline applies to periodic checkpoints (the frequent, latency-bound
+    // saves). Cancellation, failure and shutdown checkpoints, written once
+    // per run and the ones `ktrdr checkpoints show` names a directory for,
+    // stay files unless this is set.
+    bool inline_terminal;
     kt_persist_fault_fn fault; // NULL in production
     void *fault_arg;
     int64_t (*now_ms)(void *arg); // clock (Unix ms, UTC); NULL = real time

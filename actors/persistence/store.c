@@ -432,6 +432,7 @@ kt__store_open(kt__store **sp, const kt_persist_cfg *cfg, char *err,
     s->keep = cfg->keep > 0 ? cfg->keep : KT_PERSIST_DEFAULT_KEEP;
     s->inline_max = cfg->inline_max_bytes != 0 ? cfg->inline_max_bytes
                                                : KT_PERSIST_DEFAULT_INLINE_MAX;
+    s->inline_terminal = cfg->inline_terminal;
     s->fs.fault = cfg->fault;
     s->fs.arg = cfg->fault_arg;
     s->now_ms = cfg->now_ms;

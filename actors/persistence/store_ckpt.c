@@ -333,7 +333,8 @@ kt__store_ckpt_save(kt__store *s, const kt_ckpt_event *e)
         return KT_ENOMEM;
     }
     inl = e->nartifacts > 0 && s->inline_max >= 0 &&
-          ckpt_arts_size(e) <= (uint64_t)s->inline_max;
+          ckpt_arts_size(e) <= (uint64_t)s->inline_max &&
+          (e->type == KT_CKPT_PERIODIC || s->inline_terminal);
     if ((rv = ckpt_validate(s, e)) != KT_OK ||
         (rv = ckpt_fence(s, e, &dup)) != KT_OK ||
         (rv = ckpt_hashes(s, e, inl, hashes, need)) != KT_OK) {

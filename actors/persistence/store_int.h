@@ -33,7 +33,8 @@ struct kt__store {
     char tmpdir[KT_STORE_PATH_MAX];   // data/checkpoints/.tmp
     char inflight[KT_STORE_PATH_MAX]; // temp dir of the save in progress
     uint32_t keep;
-    int64_t inline_max; // < 0: never inline
+    int64_t inline_max;   // < 0: never inline
+    bool inline_terminal; // also cancellation/failure/shutdown checkpoints
     // Directories of checkpoints pruned by the last save, removed by
     // kt__store_ckpt_finish once the save is acknowledged.
     char prune_op[KT_STORE_ID_MAX + 1];

@@ -99,6 +99,35 @@ Test(store_inline, threshold_is_the_total_of_the_artifacts)
     kt__store_close(s);
 }
 
+Test(store_inline, terminal_checkpoints_stay_files_unless_configured)
+{
+    kt__store *s = tstore_open();
+    kt_ckpt_type types[] = {KT_CKPT_CANCELLATION, KT_CKPT_FAILURE,
+                            KT_CKPT_SHUTDOWN};
+    char rel[64];
+    tstore_ev t;
+    tstore_new_op(s, "op_c", KT_OP_RUNNING);
+    for (uint64_t i = 0; i < 3; i++) {
+        tstore_ev_init(&t, "op_c", i + 1, 1, 100);
+        t.e.type = types[i];
+        cr_assert_eq(kt__store_ckpt_save(s, &t.e), KT_OK);
+        tstore_ev_fini(&t);
+        kt__store_ckpt_finish(s);
+        snprintf(rel, sizeof(rel), "checkpoints/op_c/%llu/art0.bin",
+                 (unsigned long long)i + 1);
+        cr_expect(tstore_exists(rel), "%s", rel);
+    }
+    kt__store_close(s);
+    tstore_inline_terminal = true;
+    s = tstore_open();
+    tstore_ev_init(&t, "op_c", 4, 1, 100);
+    t.e.type = KT_CKPT_CANCELLATION;
+    cr_assert_eq(kt__store_ckpt_save(s, &t.e), KT_OK);
+    tstore_ev_fini(&t);
+    cr_expect_not(tstore_exists("checkpoints/op_c/4"));
+    kt__store_close(s);
+}
+
 Test(store_inline, writer_hash_is_checked_inline_and_on_load_for_files)
 {
     kt__store *s;

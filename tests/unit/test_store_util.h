@@ -27,6 +27,7 @@ static tstore_fault tstore_f = {.op = -1};
 static char tstore_dir[256];
 // Inline threshold of tstore_open's stores: files unless a test says so.
 static int64_t tstore_inline_max = -1;
+static bool tstore_inline_terminal;
 
 static inline int64_t
 tstore_now(void *arg)
@@ -57,7 +58,8 @@ tstore_cfg(void)
                         .now_ms = tstore_now,
                         .fault = tstore_fault_cb,
                         .fault_arg = &tstore_f,
-                        .inline_max_bytes = tstore_inline_max};
+                        .inline_max_bytes = tstore_inline_max,
+                        .inline_terminal = tstore_inline_terminal};
     return c;
 }
 
