@@ -176,6 +176,15 @@ void kt__http_dispatch_cb(struct evhttp_request *req, void *arg);
 // an operation that is not completed, for view_ttl_ms at most.
 kt_err kt__http_view_new(http_view **vp);
 void kt__http_view_free(http_view *v);
+// kt__http_view_get: the current body of id (true), or a ticket to fill
+// it with (0 = none: a mutation of it is in flight). Loop thread only.
+bool kt__http_view_get(http_srv *s, http_view *v, const char *id,
+                       const char **txt, size_t *len, uint64_t *ticket);
+// kt__http_view_put stores a body asked with ticket, unless the stripe
+// moved since (or the state is not completed and view_ttl_ms is 0).
+void kt__http_view_put(http_srv *s, http_view *v, const char *id,
+                       uint64_t ticket, bool completed, const char *txt,
+                       size_t len);
 // kt__http_view_serve answers GET /operations/{id} from the view (true),
 // or sets c->ticket so the reply fills it (false: ask the backend).
 bool kt__http_view_serve(http_ctx *c);

@@ -127,53 +127,48 @@ view_find(http_srv *s, http_view *v, const char *id, uint64_t h)
 }
 
 bool
-kt__http_view_serve(http_ctx *c)
+kt__http_view_get(http_srv *s, http_view *v, const char *id, const char **txt,
+                  size_t *len, uint64_t *ticket)
 {
-    http_srv *s = c->srv;
-    uint64_t h = view_hash(c->id), ep;
+    uint64_t h = view_hash(id), ep;
     uint32_t k = view_stripe(h);
     view_ent *e;
 
-    c->ticket = 0;
-    if (!s->view_on) {
-        return false;
-    }
-    if ((e = view_find(s, c->loop->view, c->id, h)) != NULL) {
-        kt__http_send_text(c->req, 200, e->txt, e->len);
+    *ticket = 0;
+    if ((e = view_find(s, v, id, h)) != NULL) {
+        *txt = e->txt;
+        *len = e->len;
         return true;
     }
     ep = atomic_load(&s->epoch[k]);
     if (atomic_load(&s->inflight[k]) == 0) {
-        c->ticket = ep + 1; // 0 means "no ticket"
+        *ticket = ep + 1; // 0 means "no ticket"
     }
     return false;
 }
 
 void
-kt__http_view_fill(http_loop *l, const http_slot *sl,
-                   const Ktpb__V1__OperationRecord *op, const char *txt,
-                   size_t len)
+kt__http_view_put(http_srv *s, http_view *v, const char *id, uint64_t ticket,
+                  bool completed, const char *txt, size_t len)
 {
-    http_srv *s = l->srv;
-    http_view *v = l->view;
-    uint64_t h = view_hash(sl->id), ep = sl->ticket - 1;
-    bool done = op->status == KTPB__V1__OP_STATUS__OP_COMPLETED;
+    uint64_t h = view_hash(id), ep = ticket - 1;
     view_ent *e;
 
-    if (sl->ticket == 0 || strcmp(op->id, sl->id) != 0 ||
-        (!done && s->view_ttl_ms == 0) ||
+    if (ticket == 0 || strlen(id) >= HTTP_ID_MAX ||
+        (!completed && s->view_ttl_ms == 0) ||
         atomic_load(&s->epoch[view_stripe(h)]) != ep) {
         return; // something changed since the ask: this reply may be old
     }
     // view_find drops an older entry; a current one means two misses
     // were answered at once.
-    if (view_find(s, v, sl->id, h) != NULL) {
+    if (view_find(s, v, id, h) != NULL) {
         return;
     }
     if (v->n >= VIEW_MAX) {
         view_clear(v);
     }
-    if ((e = calloc(1, sizeof(*e))) == NULL || (e->txt = malloc(len)) == NULL) {
+    if ((e = calloc(1, sizeof(*e))) == NULL ||
+        (e->txt = malloc(len > 0 ? len : 1)) == NULL) {
         free(e);
         return;
     }
@@ -181,11 +176,40 @@ kt__http_view_fill(http_loop *l, const http_slot *sl,
     e->len = len;
     e->hash = h;
     e->epoch = ep;
-    e->expires_ms = done ? 0 : view_now_ms() + (int64_t)s->view_ttl_ms;
-    snprintf(e->id, sizeof(e->id), "%s", sl->id);
+    e->expires_ms = completed ? 0 : view_now_ms() + (int64_t)s->view_ttl_ms;
+    snprintf(e->id, sizeof(e->id), "%s", id);
     e->next = v->b[h & (VIEW_BUCKETS - 1)];
     v->b[h & (VIEW_BUCKETS - 1)] = e;
     v->n++;
+}
+
+bool
+kt__http_view_serve(http_ctx *c)
+{
+    const char *txt;
+    size_t len;
+
+    c->ticket = 0;
+    if (!c->srv->view_on || !kt__http_view_get(c->srv, c->loop->view, c->id,
+                                               &txt, &len, &c->ticket)) {
+        return false;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(c->req), "X-Ktrdr-View",
+                      "hit");
+    kt__http_send_text(c->req, 200, txt, len);
+    return true;
+}
+
+void
+kt__http_view_fill(http_loop *l, const http_slot *sl,
+                   const Ktpb__V1__OperationRecord *op, const char *txt,
+                   size_t len)
+{
+    if (strcmp(op->id, sl->id) == 0) {
+        kt__http_view_put(l->srv, l->view, sl->id, sl->ticket,
+                          op->status == KTPB__V1__OP_STATUS__OP_COMPLETED, txt,
+                          len);
+    }
 }
 
 void
