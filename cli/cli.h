@@ -113,4 +113,29 @@ void serve_workers_close(kt_supervision *s);
 // hint. Returns the exit code.
 int cli_follow(cli_ctx *c, const char *op_id);
 
+// Following an agent research (agent_watch.c): a local actor subscribed to
+// the research manager's ResearchEvents for op_id (one per process).
+// cli_rs_watch_next waits up to ms for what came first: the subscription
+// took (CLI_RS_SUBSCRIBED), it failed (CLI_RS_FAILED, error filled), or an
+// event (CLI_RS_EVENT: *ep, free it with
+// ktpb__v1__research_event__free_unpacked); CLI_RS_NONE on timeout.
+typedef struct cli_rs_watch cli_rs_watch;
+typedef struct Ktpb__V1__ResearchEvent Ktpb__V1__ResearchEvent;
+typedef enum cli_rs_watch_got {
+    CLI_RS_NONE,
+    CLI_RS_SUBSCRIBED,
+    CLI_RS_FAILED,
+    CLI_RS_EVENT,
+} cli_rs_watch_got;
+int cli_rs_watch_start(cli_ctx *c, kt_aid research, const char *op_id,
+                       cli_rs_watch **wp);
+cli_rs_watch_got cli_rs_watch_next(cli_rs_watch *w, int ms,
+                                   Ktpb__V1__ResearchEvent **ep, char *error,
+                                   size_t len);
+// cli_rs_event_info: an event as the research's status shows it (i's
+// strings are borrowed from e).
+typedef struct Ktpb__V1__ResearchInfo Ktpb__V1__ResearchInfo;
+void cli_rs_event_info(const Ktpb__V1__ResearchEvent *e,
+                       Ktpb__V1__ResearchInfo *i);
+
 #endif // KT_CLI_CLI_H

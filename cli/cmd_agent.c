@@ -13,9 +13,9 @@
 #include "cli.h"
 #include "research/research.h"
 
-#define ASK_MS    10000
-#define CANCEL_MS 60000
-#define POLL_US   250000 // --follow redraws at most 4 times a second
+#define ASK_MS         10000
+#define CANCEL_MS      60000
+#define FOLLOW_POLL_MS 2000 // --follow: no event for this long: read status
 
 static const char agent_help[] =
     "usage: ktrdr agent COMMAND [ARGS] [--json]\n"
@@ -205,36 +205,86 @@ agent_cancel(cli_ctx *c, const char *id)
 
 static int agent_print_one(cli_ctx *c, Ktpb__V1__ResearchStatusReply *r);
 
+// agent_poll reads the research's status once: its line (text mode) and,
+// when it has ended, the final block (*done). Returns the exit code.
+static int
+agent_poll(cli_ctx *c, kt_aid research, const char *id, char *last, size_t n,
+           bool *done)
+{
+    Ktpb__V1__ResearchStatusReply *r = agent_status_of(c, research, id);
+    int rv;
+
+    *done = true;
+    if (r == NULL) {
+        return cli_error(c, "the backend stopped answering");
+    }
+    if (r->status != 0 || r->n_researches != 1) {
+        rv = cli_fail(c, r->status, r->message);
+        ktpb__v1__research_status_reply__free_unpacked(r, NULL);
+        return rv;
+    }
+    if (!c->json) {
+        agent_line(r->researches[0], last, n);
+    }
+    if (agent_final(r->researches[0]->status)) {
+        return agent_print_one(c, r); // frees r
+    }
+    ktpb__v1__research_status_reply__free_unpacked(r, NULL);
+    *done = false;
+    return CLI_OK;
+}
+
+// agent_follow draws the research's events (agent_watch.c) as they come.
+// The status is read when the subscription took (the research may have
+// ended before it), after the final event (for the final block), and after
+// FOLLOW_POLL_MS without an event (events are best effort).
 static int
 agent_follow(cli_ctx *c, kt_aid research, const char *id)
 {
-    char last[512] = "";
-    Ktpb__V1__ResearchStatusReply *r;
-    int rv = CLI_ERR;
+    char last[512] = "", error[256];
+    cli_rs_watch *w;
+    int64_t next_poll = cli_now_ms() + 250;
+    bool done = false, ended = false, heard = false;
+    int rv;
 
     (void)signal(SIGINT, agent_on_sigint);
-    for (;;) {
+    if ((rv = cli_rs_watch_start(c, research, id, &w)) != CLI_OK) {
+        return rv;
+    }
+    while (!done) {
+        Ktpb__V1__ResearchEvent *e = NULL;
+        cli_rs_watch_got got;
         if (agent_interrupted) {
             agent_cancel(c, id);
             return CLI_ERR;
         }
-        if ((r = agent_status_of(c, research, id)) == NULL) {
-            return cli_error(c, "the backend stopped answering");
+        got = cli_rs_watch_next(w, 200, &e, error, sizeof(error));
+        if (got == CLI_RS_FAILED) {
+            return cli_error(c, "cannot follow %s: %s", id, error);
         }
-        if (r->status != 0 || r->n_researches != 1) {
-            rv = cli_fail(c, r->status, r->message);
-            ktpb__v1__research_status_reply__free_unpacked(r, NULL);
-            return rv;
+        if (got == CLI_RS_EVENT) {
+            heard = true;
+            ended = ended || e->final;
+            if (!c->json && !e->final) {
+                Ktpb__V1__ResearchInfo i;
+                cli_rs_event_info(e, &i);
+                agent_line(&i, last, sizeof(last));
+            }
+            next_poll = ended ? 0 : cli_now_ms() + FOLLOW_POLL_MS;
+            ktpb__v1__research_event__free_unpacked(e, NULL);
+        } else if (got == CLI_RS_SUBSCRIBED) {
+            next_poll = 0;
         }
-        if (!c->json) {
-            agent_line(r->researches[0], last, sizeof(last));
+        if (cli_now_ms() < next_poll) {
+            continue;
         }
-        if (agent_final(r->researches[0]->status)) {
-            return agent_print_one(c, r); // frees r
-        }
-        ktpb__v1__research_status_reply__free_unpacked(r, NULL);
-        usleep(POLL_US);
+        rv = agent_poll(c, research, id, last, sizeof(last), &done);
+        // After the final event the record may lag behind it: soon again.
+        // Until a first event came, poll as often as a redraw: a manager
+        // that drops remote subscribers (docs/cli.md) sends none.
+        next_poll = cli_now_ms() + (ended ? 50 : heard ? FOLLOW_POLL_MS : 250);
     }
+    return rv;
 }
 
 static int

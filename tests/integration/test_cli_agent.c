@@ -1,0 +1,82 @@
+// test_cli_agent.c: `ktrdr agent research --follow` against a real
+// backend: nested progress lines, then the research's final block (text
+// and --json), and its bad input.
+#include <jansson.h>
+
+#include "cli_harness.h"
+
+static void
+setup(void)
+{
+    h_setup();
+}
+
+TestSuite(cli_agent, .init = setup, .fini = h_teardown, .timeout = 60.0);
+
+#define RESEARCH                                                         \
+    "agent", "research", "--strategy", MINIMAL, "--symbol", "EURUSD",    \
+        "--timeframe", "1h", "--start-date", "2024-01-01", "--end-date", \
+        "2024-03-01"
+
+Test(cli_agent, research_follow_prints_progress_then_the_final_block)
+{
+    char id[128];
+    h_out r;
+
+    h_serve(NULL);
+    h_run(&r, RESEARCH, "--epochs", "600", "--follow");
+    cr_assert_eq(r.code, 0, "%s %s", r.out, r.err);
+    cr_assert(h_op_id(r.out, id, sizeof(id)), "%s", r.out);
+    cr_expect_eq(strncmp(r.out, "Started research op_agent_research_", 35), 0,
+                 "%s", r.out);
+    // A progress line of the training phase, then the end.
+    cr_expect_not_null(strstr(r.out, "[training   ]"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "[completed  ] 100%"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "  phase:    completed"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "training     COMPLETED  100%"), "%s",
+                       r.out);
+    // The final block is the last thing printed, once.
+    const char *end = strstr(r.out, "  phase:    completed");
+    cr_expect_null(strstr(end + 1, "  phase:"), "%s", r.out);
+    h_stop();
+}
+
+Test(cli_agent, research_follow_json_prints_the_final_research)
+{
+    h_out r;
+    json_t *j;
+
+    h_serve(NULL);
+    h_run(&r, RESEARCH, "--epochs", "5", "--follow", "--json");
+    cr_assert_eq(r.code, 0, "%s %s", r.out, r.err);
+    j = json_loads(r.out, 0, NULL);
+    cr_assert_not_null(j, "one JSON document: %s", r.out);
+    cr_expect_not_null(strstr(r.out, "\"completed\""), "%s", r.out);
+    json_decref(j);
+    h_stop();
+}
+
+Test(cli_agent, research_follow_bad_input)
+{
+    h_out r;
+
+    // No backend: one line, fast.
+    h_run(&r, RESEARCH, "--follow");
+    cr_expect_eq(r.code, 1, "%s", r.err);
+    cr_expect_not_null(strstr(r.err, "ktrdr serve"), "%s", r.err);
+    h_serve(NULL);
+    h_run(&r, "agent", "research", "--follow");
+    cr_expect_eq(r.code, 2, "neither BRIEF nor --strategy: %s", r.err);
+    h_run(&r, "agent", "research", "a brief", "--strategy", MINIMAL,
+          "--follow");
+    cr_expect_eq(r.code, 2, "both: %s", r.err);
+    h_run(&r, "agent", "research", "--strategy", "/nonexistent.yaml",
+          "--follow");
+    cr_expect_eq(r.code, 1, "%s", r.err);
+    cr_expect_not_null(strstr(r.err, "strategy file not found"), "%s", r.err);
+    h_run(&r, RESEARCH, "--epochs", "ten", "--follow");
+    cr_expect_eq(r.code, 2, "%s", r.err);
+    h_run(&r, RESEARCH, "--follow=yes");
+    cr_expect_eq(r.code, 2, "%s", r.err);
+    h_stop();
+}
