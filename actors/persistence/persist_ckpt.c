@@ -22,42 +22,10 @@
         }                                                        \
     } while (0)
 
-// save_event maps the message onto the store's event (borrowing its
-// bytes). KT_EINVAL for a malformed artifact hash.
-static kt_err
-save_event(const Ktpb__V1__CheckpointEvent *m, kt_ckpt_artifact *arts,
-           kt_ckpt_event *e)
-{
-    for (size_t i = 0; i < m->n_artifacts; i++) {
-        const Ktpb__V1__Artifact *a = m->artifacts[i];
-        if (a->sha256.len != 0 && a->sha256.len != KT_SHA256_LEN) {
-            return KT_EINVAL;
-        }
-        arts[i] =
-            (kt_ckpt_artifact){.name = a->name,
-                               .data = a->data.data,
-                               .len = a->data.len,
-                               .sha256 = a->sha256.len ? a->sha256.data : NULL};
-    }
-    *e = (kt_ckpt_event){.op_id = m->op_id,
-                         .attempt = m->attempt,
-                         .seq = m->seq,
-                         .type = (kt_ckpt_type)m->type,
-                         .unit = m->unit,
-                         .unit_value = m->unit_value,
-                         .state = m->state.data,
-                         .state_len = m->state.len,
-                         .artifacts = arts,
-                         .nartifacts = m->n_artifacts,
-                         .format_version = m->format_version};
-    return KT_OK;
-}
-
 // save_failed logs a failed save and, for an I/O or database failure,
 // records it on the operation so its status shows why.
 static void
-save_failed(persist *p, const Ktpb__V1__CheckpointEvent *m, kt_err rv,
-            const char *msg)
+save_failed(persist *p, const kt_ckpt_event *m, kt_err rv, const char *msg)
 {
     bool io = (rv & KT_ESYSERR) != 0 || rv == KT_EDB || rv == KT_ENOMEM;
 
@@ -81,32 +49,34 @@ void
 kt__persist_ckpt_save(persist *p, const kt_msg *req)
 {
     Ktpb__V1__CheckpointAck ack;
+    kt__ckpt_decoded d;
+    char msg[512] = "invalid artifact hash";
+    kt_err rv;
 
     ktpb__v1__checkpoint_ack__init(&ack);
-    Ktpb__V1__CheckpointEvent *m;
-    kt_ckpt_artifact *arts;
-    kt_ckpt_event e;
-    char msg[512] = "invalid artifact hash";
-    kt_err rv = KT_ENOMEM;
-
-    UNPACK_OR_REPLY(m, ktpb__v1__checkpoint_event__unpack, KT_PERSIST_CKPT_ACK,
-                    "CheckpointEvent");
-    if ((arts = calloc(m->n_artifacts + 1, sizeof(*arts))) != NULL &&
-        (rv = save_event(m, arts, &e)) == KT_OK) {
-        rv = kt__store_ckpt_save(p->store, &e);
+    // Decoded in place: the artifact bytes are written from req's body.
+    rv = kt__persist_decode_event(kt_msg_cbody(req), kt_msg_len(req), &d);
+    if (rv != KT_OK) {
+        kt__persist_reply_err(p, req, KT_PERSIST_CKPT_ACK, rv,
+                              rv == KT_ENOMEM ? "out of memory"
+                                              : "malformed CheckpointEvent");
+        return;
+    }
+    rv = KT_EINVAL;
+    if (!d.bad_hash) {
+        rv = kt__store_ckpt_save(p->store, &d.e);
         kt__store_copy(msg, sizeof(msg), kt__store_errmsg(p->store));
     }
     if (rv != KT_OK) {
-        save_failed(p, m, rv, msg);
+        save_failed(p, &d.e, rv, msg);
     }
     ack.status = (int32_t)rv;
     ack.message = msg;
-    ack.op_id = m->op_id;
-    ack.seq = m->seq;
+    ack.op_id = PB_STR(d.e.op_id);
+    ack.seq = d.e.seq;
     kt__persist_reply(p, req, KT_PERSIST_CKPT_ACK, &ack.base);
     kt__store_ckpt_finish(p->store); // pruned directories, after the ack
-    free(arts);
-    ktpb__v1__checkpoint_event__free_unpacked(m, NULL);
+    kt__persist_decoded_fini(&d);
 }
 
 // ckpt_to_pb fills c (borrowing from r); arts/parts hold r->narts entries.

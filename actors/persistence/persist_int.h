@@ -47,4 +47,22 @@ void kt__persist_ckpt_list(persist *p, const kt_msg *req);
 kt_err kt__persist_cleanup(persist *p, uint32_t max_age_days,
                            kt_cleanup_result *out);
 
+// A CheckpointEvent decoded in place: e borrows the state and artifact
+// bytes from the message (keep it alive while e is used); op id, unit and
+// names are copied into strs. bad_hash: an artifact hash that is neither
+// empty nor 32 bytes.
+typedef struct kt__ckpt_decoded {
+    kt_ckpt_event e;
+    kt_ckpt_artifact *arts, scratch;
+    char *strs;
+    size_t strs_len;
+    bool bad_hash;
+} kt__ckpt_decoded;
+
+// kt__persist_decode_event: KT_EPROTO malformed, KT_ENOMEM. On success free
+// with kt__persist_decoded_fini (safe on a failed or zeroed one too).
+KT_NODISCARD kt_err kt__persist_decode_event(const uint8_t *p, size_t n,
+                                             kt__ckpt_decoded *d);
+void kt__persist_decoded_fini(kt__ckpt_decoded *d);
+
 #endif // KT_PERSISTENCE_PERSIST_INT_H
