@@ -1,8 +1,10 @@
-// http.h: the HTTP bridge actor ("http"). It owns one evhttp server on a
-// thread of its own and turns each /api/v1 request into the same protobuf
-// request the CLI sends (to the operations or persistence actor), asked
-// with kt_ask; the HTTP reply is written when the actor's reply (or
-// KT_MSG_TIMEOUT) arrives, so no loop ever waits on the backend.
+// http.h: the HTTP bridge actor ("http"). It owns N evhttp loops, each on
+// a thread of its own, and turns each /api/v1 request into the same
+// protobuf request the CLI sends (to the operations or persistence actor),
+// asked with kt_ask; the HTTP reply is written when the actor's reply (or
+// KT_MSG_TIMEOUT) arrives, so no loop ever waits on the backend. The loops
+// answer GET /operations/{id} from their operations view while it is
+// provably current (read-your-writes for mutations through the bridge).
 // docs/http.md lists the routes, JSON shapes and status codes.
 #ifndef KT_HTTP_HTTP_H
 #define KT_HTTP_HTTP_H
