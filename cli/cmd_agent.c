@@ -16,6 +16,7 @@
 #define ASK_MS         10000
 #define CANCEL_MS      60000
 #define FOLLOW_POLL_MS 2000 // --follow: no event for this long: read status
+#define DRAW_MS        250  // --follow redraws at most 4 times a second
 
 static const char agent_help[] =
     "usage: ktrdr agent COMMAND [ARGS] [--json]\n"
@@ -243,7 +244,7 @@ agent_follow(cli_ctx *c, kt_aid research, const char *id)
 {
     char last[512] = "", error[256];
     cli_rs_watch *w;
-    int64_t next_poll = cli_now_ms() + 250;
+    int64_t next_poll = cli_now_ms() + DRAW_MS, next_draw = 0;
     bool done = false, ended = false, heard = false;
     int rv;
 
@@ -265,10 +266,11 @@ agent_follow(cli_ctx *c, kt_aid research, const char *id)
         if (got == CLI_RS_EVENT) {
             heard = true;
             ended = ended || e->final;
-            if (!c->json && !e->final) {
+            if (!c->json && !e->final && cli_now_ms() >= next_draw) {
                 Ktpb__V1__ResearchInfo i;
                 cli_rs_event_info(e, &i);
                 agent_line(&i, last, sizeof(last));
+                next_draw = cli_now_ms() + DRAW_MS;
             }
             next_poll = ended ? 0 : cli_now_ms() + FOLLOW_POLL_MS;
             ktpb__v1__research_event__free_unpacked(e, NULL);
@@ -282,7 +284,9 @@ agent_follow(cli_ctx *c, kt_aid research, const char *id)
         // After the final event the record may lag behind it: soon again.
         // Until a first event came, poll as often as a redraw: a manager
         // that drops remote subscribers (docs/cli.md) sends none.
-        next_poll = cli_now_ms() + (ended ? 50 : heard ? FOLLOW_POLL_MS : 250);
+        next_poll = cli_now_ms() + (ended   ? 50
+                                    : heard ? FOLLOW_POLL_MS
+                                            : DRAW_MS);
     }
     return rv;
 }
