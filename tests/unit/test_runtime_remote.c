@@ -15,6 +15,7 @@
 #include <nng/protocol/pipeline0/push.h>
 
 #include <kt/kt.h>
+#include <ktpb/v1/envelope.pb-c.h>
 
 #include "core/actor.h"
 #include "core/sched.h"
@@ -298,6 +299,85 @@ Test(runtime_remote, burst_through_proxy_arrives_whole)
     cr_assert_eq(kt_send(NULL, src, msg_new(T_PING, NULL, 0)), KT_OK);
     cr_assert(wait_atomic(&n, 5000, 10000), "got %ld", atomic_load(&n));
     kt_runtime_stop(a);
+    stop_checked(b);
+    unlink(url + strlen("ipc://"));
+}
+
+// watcher: monitors the sender of the first message that reaches it, and
+// records the down it gets (reason, or -1 while none).
+typedef struct watch_seen {
+    atomic_long armed; // 1 once the monitor is set
+    atomic_long reason;
+} watch_seen;
+
+typedef struct watcher {
+    watch_seen *seen;
+    kt_aid target;
+} watcher;
+
+static kt_err
+watcher_init(void *state, kt_actor *self, const void *cfg)
+{
+    watcher *w = state;
+
+    (void)self;
+    w->seen = (watch_seen *)(uintptr_t)cfg;
+    return KT_OK;
+}
+
+static kt_err
+watcher_handle(void *state, kt_actor *self, kt_msg *msg)
+{
+    watcher *w = state;
+
+    if (kt_msg_type(msg) == KT_MSG_DOWN) {
+        Ktpb__V1__Down *d =
+            ktpb__v1__down__unpack(NULL, kt_msg_len(msg), kt_msg_cbody(msg));
+        cr_assert_not_null(d);
+        cr_expect_eq(d->aid, w->target);
+        cr_expect_str_eq(d->detail, "connection lost");
+        atomic_store(&w->seen->reason, d->reason);
+        ktpb__v1__down__free_unpacked(d, NULL);
+    } else if (w->target == 0) {
+        w->target = kt_msg_sender(msg);
+        cr_expect_neq(w->target, 0);
+        cr_expect_eq(kt_monitor(self, w->target), KT_OK);
+        atomic_store(&w->seen->armed, 1);
+    }
+    kt_msg_free(msg);
+    return KT_OK;
+}
+
+static const kt_actor_ops watcher_ops = {.name = "watcher",
+                                         .state_size = sizeof(watcher),
+                                         .init = watcher_init,
+                                         .handle = watcher_handle};
+
+Test(runtime_remote,
+     monitor_of_a_remote_sender_fires_when_its_connection_closes)
+{
+    kt_runtime *a = start_rt(1, 0), *b = NULL;
+    kt_runtime_cfg one = {.threads = 1};
+    watch_seen seen = {.armed = 0, .reason = -1};
+    many m = {.n = 1};
+    char url[64];
+    kt_aid src;
+
+    snprintf(url, sizeof(url), "ipc:///tmp/kt-test-watch-%d.ipc",
+             (int)getpid());
+    cr_assert_eq(kt_runtime_start(&b, &one), KT_OK);
+    spawn_ok(b, &watcher_ops, &seen, "watch");
+    cr_assert_eq(kt_runtime_listen(b, url), KT_OK);
+    cr_assert_eq(kt_remote_connect(a, url, "watch", &m.to), KT_OK);
+    src = spawn_ok(a, &many_ops, &m, NULL);
+    cr_assert_eq(kt_send(NULL, src, msg_new(T_PING, NULL, 0)), KT_OK);
+    cr_assert(wait_atomic(&seen.armed, 1, 10000));
+    cr_expect_eq(atomic_load(&seen.reason), -1, "fired while connected");
+    // The monitor fires once the other process's runtime is gone.
+    kt_runtime_stop(a);
+    cr_assert(wait_atomic(&seen.reason, KT_ECLOSED, 10000), "reason %ld",
+              atomic_load(&seen.reason));
+    cr_expect_eq(atomic_load(&seen.reason), KT_ECLOSED);
     stop_checked(b);
     unlink(url + strlen("ipc://"));
 }

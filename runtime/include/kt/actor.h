@@ -100,7 +100,10 @@ KT_API KT_NODISCARD kt_err kt_reply_to(kt_actor *self, kt_aid to, uint64_t corr,
 // kt_exit stops self after the current callback; monitors see `reason`.
 KT_API void kt_exit(kt_actor *self, kt_err reason);
 // kt_monitor: when target stops, self receives KT_MSG_DOWN (ktpb.v1.Down)
-// with the reason. A target already gone gives a down with KT_ENOENT.
+// with the reason. A target already gone gives a down with KT_ENOENT. A
+// target that is a sender in another process (the sender of a message that
+// came over kt_runtime_listen) is down, with KT_ECLOSED, when its
+// connection closes: the process died or the network between them broke.
 KT_API KT_NODISCARD kt_err kt_monitor(kt_actor *self, kt_aid target);
 // kt_link: if either actor stops with an error, the other is stopped with
 // the same reason (a normal stop does not propagate).

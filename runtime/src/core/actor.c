@@ -11,6 +11,7 @@
 #include "base/alloc.h"
 #include "core/msg.h"
 #include "core/outbox.h"
+#include "core/remote.h"
 #include "core/sched.h"
 #include "io/net.h"
 #include "ktpb/v1/envelope.pb-c.h"
@@ -232,8 +233,11 @@ kt_monitor(kt_actor *self, kt_aid target)
         return KT_EINVAL;
     }
     kt__reg_rdlock(&self->rt->reg);
-    if ((t = kt__actor_of(kt__reg_find(&self->rt->reg, target))) != NULL) {
+    kt__ep *ep = kt__reg_find(&self->rt->reg, target);
+    if ((t = kt__actor_of(ep)) != NULL) {
         err = actor_watch_add(t, self->ep.byid.id, false);
+    } else if (ep != NULL) {
+        err = kt__remote_watch(ep, self->ep.byid.id); // a remote sender
     }
     kt__reg_unlock(&self->rt->reg);
     if (err != KT_ENOENT) {

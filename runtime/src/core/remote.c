@@ -6,6 +6,7 @@
 #include "core/remote.h"
 
 #include <inttypes.h>
+#include <ktpb/v1/envelope.pb-c.h>
 #include <string.h>
 
 #include <kt/actor.h>
@@ -26,6 +27,7 @@ struct kt__remote {
     kt__sock *sock;
     kt__inbox in; // input, on the first scheduler's loop
     pthread_mutex_t mtx;
+    pthread_mutex_t wmtx; // a leaf: guards every stub's watchers
     stub *stubs;
     kt__remote *next;
 };
@@ -34,7 +36,8 @@ struct stub {
     kt__ep ep;
     kt__remote *l;
     uint32_t pipe;
-    kt_aid peer; // the sender's id in its own runtime
+    kt_aid peer;      // the sender's id in its own runtime
+    kt__watch *watch; // monitors: told when the connection closes
     stub *next;
 };
 
@@ -53,13 +56,69 @@ stub_deliver(kt__ep *ep, kt_msg *m)
 
 static const kt__ep_ops stub_ops = {.deliver = stub_deliver};
 
+static void stub_down(kt_runtime *rt, kt_aid aid, kt_aid watcher);
+
+// stub_drop unregisters s and frees it. With `down`, its monitors get a
+// KT_MSG_DOWN first: no new monitor can be added once s left the registry.
 static void
-stub_drop(kt__remote *l, stub *s)
+stub_drop(kt__remote *l, stub *s, bool down)
 {
+    kt__watch *w;
+
     kt__reg_wrlock(&l->rt->reg);
     kt__reg_del(&l->rt->reg, &s->ep);
     kt__reg_unlock(&l->rt->reg);
+    while ((w = s->watch) != NULL) {
+        s->watch = w->next;
+        if (down) {
+            stub_down(l->rt, s->ep.byid.id, w->aid);
+        }
+        kt__free(w, sizeof(*w));
+    }
     kt__free(s, sizeof(*s));
+}
+
+// stub_down tells watcher that the sender `aid` is gone with its
+// connection (best effort, as every down: the monitor's owner also has
+// heartbeats or timeouts).
+static void
+stub_down(kt_runtime *rt, kt_aid aid, kt_aid watcher)
+{
+    Ktpb__V1__Down d;
+    kt_msg *m;
+
+    ktpb__v1__down__init(&d);
+    d.aid = aid;
+    d.reason = KT_ECLOSED;
+    d.detail = (char *)(uintptr_t) "connection lost";
+    if (kt__msg_new(&m, KT_MSG_DOWN, ktpb__v1__down__get_packed_size(&d), aid,
+                    0, 0) != KT_OK) {
+        return;
+    }
+    ktpb__v1__down__pack(&d, m->body);
+    if (kt__send(rt, aid, watcher, m) != KT_OK) {
+        kt_msg_free(m);
+    }
+}
+
+kt_err
+kt__remote_watch(kt__ep *ep, kt_aid watcher)
+{
+    stub *s = (stub *)(void *)ep;
+    kt__watch *w;
+
+    if (ep == NULL || ep->ops != &stub_ops) {
+        return KT_ENOENT;
+    }
+    if ((w = kt__zalloc(sizeof(*w))) == NULL) {
+        return KT_ENOMEM;
+    }
+    w->aid = watcher;
+    pthread_mutex_lock(&s->l->wmtx);
+    w->next = s->watch;
+    s->watch = w;
+    pthread_mutex_unlock(&s->l->wmtx);
+    return KT_OK;
 }
 
 // The stub id for sender `peer` on connection `pipe` (0 on failure).
@@ -97,24 +156,31 @@ stub_get(kt__remote *l, uint32_t pipe, kt_aid peer)
     return aid;
 }
 
-// On an NNG thread: a connection closed; its stubs go with it.
+// On an NNG thread: a connection closed; its stubs go with it, and their
+// monitors are told.
 static void
 remote_pipe_gone(void *arg, uint32_t pipe)
 {
     kt__remote *l = arg;
-    stub **pp = &l->stubs;
+    stub **pp = &l->stubs, *gone = NULL;
 
     pthread_mutex_lock(&l->mtx);
     while (*pp != NULL) {
         stub *s = *pp;
         if (s->pipe == pipe) {
             *pp = s->next;
-            stub_drop(l, s);
+            s->next = gone;
+            gone = s;
         } else {
             pp = &s->next;
         }
     }
     pthread_mutex_unlock(&l->mtx);
+    while (gone != NULL) {
+        stub *s = gone;
+        gone = s->next;
+        stub_drop(l, s, true);
+    }
 }
 
 kt_err
@@ -166,8 +232,9 @@ remote_free(kt__remote *l)
     while (l->stubs != NULL) {
         stub *s = l->stubs;
         l->stubs = s->next;
-        stub_drop(l, s);
+        stub_drop(l, s, false);
     }
+    pthread_mutex_destroy(&l->wmtx);
     pthread_mutex_destroy(&l->mtx);
     kt__free(l, sizeof(*l));
 }
@@ -186,6 +253,7 @@ kt_runtime_listen(kt_runtime *rt, const char *url)
     }
     l->rt = rt;
     pthread_mutex_init(&l->mtx, NULL);
+    pthread_mutex_init(&l->wmtx, NULL);
     pthread_mutex_lock(&rt->mtx);
     err = rt->stopping ? KT_ECLOSED : KT_OK;
     if (err == KT_OK &&

@@ -10,6 +10,11 @@
 // any other failure is logged and frees m.
 kt_err kt__remote_deliver(kt_runtime *rt, kt_aid from, kt_msg *m,
                           const kt__addr *to);
+// kt__remote_watch: when ep is a stub (a sender on another process's
+// connection), watcher receives KT_MSG_DOWN (reason KT_ECLOSED) once that
+// connection closes. KT_ENOENT when ep is not a stub. Call with the
+// registry's read lock held (the stub stays alive meanwhile).
+kt_err kt__remote_watch(kt__ep *ep, kt_aid watcher);
 // kt__remote_close_all closes the listeners of a stopping runtime.
 void kt__remote_close_all(kt_runtime *rt);
 
