@@ -2,6 +2,7 @@
 // detection (process exits, heartbeat timeouts, reclaim grace) and the
 // list. Placement of operations lives in registry_disp.c.
 #include <inttypes.h>
+#include <ktpb/v1/envelope.pb-c.h>
 #include <ktpb/v1/ops.pb-c.h>
 #include <ktpb/v1/persist.pb-c.h>
 #include <stdio.h>
@@ -112,6 +113,41 @@ wk_report_lost(registry *r, const char *worker, int32_t pid, const char *reason,
         return;
     }
     kt__wk_fail_ops(r, worker, reason, cl, l.n_ops);
+}
+
+void
+kt__wk_watch(registry *r, wk_worker *w, kt_aid aid)
+{
+    if (aid == w->aid && w->conn_lost_ns == 0) {
+        return;
+    }
+    w->aid = aid;
+    w->conn_lost_ns = 0;
+    if (aid != 0 && kt_monitor(r->self, aid) != KT_OK) {
+        kt_log(KT_LOG_WARN, "workers", "event=monitor_failed worker=%s", w->id);
+    }
+}
+
+// A monitored worker endpoint is down: its connection closed. The worker
+// is lost unless it comes back over a new connection within the grace.
+static void
+wk_down(registry *r, const kt_msg *m)
+{
+    Ktpb__V1__Down *d =
+        ktpb__v1__down__unpack(NULL, kt_msg_len(m), kt_msg_cbody(m));
+
+    if (d == NULL) {
+        return;
+    }
+    for (wk_worker *w = r->workers; w != NULL; w = w->next) {
+        if (w->aid == d->aid && w->conn_lost_ns == 0) {
+            w->conn_lost_ns = kt__wk_mono_ns();
+            kt_log(KT_LOG_INFO, "workers",
+                   "event=connection_lost worker=%s detail=\"%s\"", w->id,
+                   d->detail);
+        }
+    }
+    ktpb__v1__down__free_unpacked(d, NULL);
 }
 
 void
@@ -250,7 +286,10 @@ wk_sweep(registry *r)
 
     while (w != NULL) {
         wk_worker *next = w->next;
-        if (now - w->last_seen_ns > limit) {
+        if (w->conn_lost_ns != 0 &&
+            now - w->conn_lost_ns > (int64_t)KT_WK_CONN_GRACE_MS * 1000000) {
+            kt__wk_lost(r, w, "connection lost");
+        } else if (now - w->last_seen_ns > limit) {
             snprintf(why, sizeof(why), "no heartbeat for %lld ms",
                      (long long)((now - w->last_seen_ns) / 1000000));
             kt__wk_lost(r, w, why);
@@ -359,6 +398,9 @@ registry_handle(void *state, kt_actor *self, kt_msg *m)
         break;
     case KT_WK_EXITED:
         wk_exited(r, m);
+        break;
+    case KT_MSG_DOWN:
+        wk_down(r, m);
         break;
     case KT_WK_LIST:
         kt__wk_list(r, m);

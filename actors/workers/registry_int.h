@@ -19,10 +19,19 @@ typedef struct wk_claim {
     bool unverified; // claimed before the reclaim list arrived
 } wk_claim;
 
+// How long a worker whose connection closed may take to reconnect before
+// it is lost. Short: a process that died is found at once (a local one's
+// exit status, from the pool, usually arrives first and names the signal).
+#define KT_WK_CONN_GRACE_MS 50
+
 typedef struct wk_worker {
     char id[KT_WK_ID_MAX + 1];
     uint64_t instance;
     kt_aid aid; // where to reach it (a stub for a worker process)
+    // The connection aid came over closed (a monitor's down) at this time;
+    // 0 while connected. A worker that does not come back over a new one
+    // within KT_WK_CONN_GRACE_MS is lost.
+    int64_t conn_lost_ns;
     uint32_t caps, slots;
     int32_t pid;
     char host[64];
@@ -100,6 +109,9 @@ void kt__wk_heartbeat(registry *r, const kt_msg *m);
 wk_worker *kt__wk_find(registry *r, const char *id);
 // kt__wk_claim_drop removes op_id from w (true if it was there).
 bool kt__wk_claim_drop(wk_worker *w, const char *op_id);
+// kt__wk_watch records aid as where w is reached; a new aid is monitored,
+// so the registry hears at once when its connection closes.
+void kt__wk_watch(registry *r, wk_worker *w, kt_aid aid);
 // kt__wk_lost removes w and reports its operations lost (reason).
 void kt__wk_lost(registry *r, wk_worker *w, const char *reason);
 // kt__wk_fail_ops tells the operations actor the claims failed (reason).

@@ -191,7 +191,7 @@ kt__wk_register(registry *r, const kt_msg *m)
         (void)kt__wk_status(r->self, m, KT_ENOMEM, "out of memory", NULL);
         goto out;
     }
-    w->aid = kt_msg_sender(m);
+    kt__wk_watch(r, w, kt_msg_sender(m));
     w->last_seen_ns = kt__wk_mono_ns();
     w->last_seen_ms = kt__wk_now_ms();
     for (size_t i = 0; i < g->n_ops; i++) {
@@ -239,7 +239,7 @@ kt__wk_heartbeat(registry *r, const kt_msg *m)
         rep.status = KT_ENOENT;
         rep.message = (char *)(uintptr_t) "unknown worker: register";
     } else {
-        w->aid = kt_msg_sender(m);
+        kt__wk_watch(r, w, kt_msg_sender(m));
         w->last_seen_ns = kt__wk_mono_ns();
         w->last_seen_ms = kt__wk_now_ms();
         w->draining = h->draining;

@@ -1,9 +1,9 @@
 // Workers on another machine: `ktrdr worker --connect tcp://HOST:PORT`
 // joins a backend over TCP, runs an operation, and when it is SIGKILLed
-// (no process watch: the backend only sees its heartbeats stop) the
-// operation resumes on another remote worker. Over loopback always; from
-// a separate network namespace (its own veth link) when root and ip(8)
-// allow, otherwise that case is skipped.
+// (no process watch: the backend sees its connection close, or else its
+// heartbeats stop) the operation resumes on another remote worker. Over
+// loopback always; from a separate network namespace (its own veth link) when
+// root and ip(8) allow, otherwise that case is skipped.
 #include <stdarg.h>
 #include <sys/stat.h>
 
@@ -148,7 +148,9 @@ remote_run(const char *host, bool in_ns)
     op = sf_record(&t, id, &keep);
     cr_expect_str_eq(op->worker_id, "remote-2", "resumed on another worker");
     cr_expect_eq(op->restart_count, 1);
-    cr_expect(strstr(op->error, "no heartbeat") != NULL || op->error[0] == 0,
+    cr_expect(strstr(op->error, "connection lost") != NULL ||
+                  strstr(op->error, "no heartbeat") != NULL ||
+                  op->error[0] == 0,
               "%s", op->error);
     ktpb__v1__ops_reply__free_unpacked(keep, NULL);
     cr_assert_eq(kill(w2, SIGTERM), 0);
@@ -170,4 +172,37 @@ Test(workers_remote, tcp_worker_in_its_own_network_namespace)
     }
     snprintf(host, sizeof(host), "10.213.%d.1", subnet);
     remote_run(host, true);
+}
+
+// With heartbeats far apart (10 s, 3 misses), only the closed connection
+// can reveal a SIGKILLed remote worker within a second.
+Test(workers_remote, killed_remote_worker_is_found_by_its_closed_connection)
+{
+    kt_restart_policy p = {.max_restarts = 0, .window_ms = 60000};
+    Ktpb__V1__OpsReply *keep;
+    Ktpb__V1__OperationRecord *op;
+    char url[96], *id;
+    int64_t t0;
+    pid_t w1;
+
+    setenv("KTRDR_TEST_STEP_MS", "40", 1);
+    sf_open(&t, 0, &p, 10000);
+    listen_tcp("127.0.0.1", url, sizeof(url));
+    w1 = worker_in(url, "remote-1", false);
+    cr_assert(sf_wait_workers(&t, 1, 10000), "remote worker never joined");
+    id = fx_train_ok(&t.f, 40, 2, -1);
+    cr_assert(sf_wait_ckpt(&t, id, 2, 20000));
+    t0 = sf_ms();
+    cr_assert_eq(kill(w1, SIGKILL), 0);
+    (void)sf_reap(w1, 5000);
+    cr_assert(fx_wait_status(&t.f, id, KTPB__V1__OP_STATUS__OP_FAILED, 5000),
+              "the loss was not detected");
+    cr_expect_lt(sf_ms() - t0, 2000, "detected after %lld ms",
+                 (long long)(sf_ms() - t0));
+    op = sf_record(&t, id, &keep);
+    cr_expect(strstr(op->error, "Worker remote-1 lost: connection lost") !=
+                  NULL,
+              "%s", op->error);
+    ktpb__v1__ops_reply__free_unpacked(keep, NULL);
+    free(id);
 }
