@@ -1,5 +1,6 @@
 // Cross-process messages over ipc:// and tcp:// (a forked child runs a
 // second runtime), and malformed frames dropped with a log line.
+#include <ktpb/v1/envelope.pb-c.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -15,7 +16,6 @@
 #include <nng/protocol/pipeline0/push.h>
 
 #include <kt/kt.h>
-#include <ktpb/v1/envelope.pb-c.h>
 
 #include "core/actor.h"
 #include "core/sched.h"
