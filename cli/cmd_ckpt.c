@@ -56,7 +56,10 @@ print_show(const Ktpb__V1__CheckpointShowReply *r)
         print_loss("Best Val Loss:", r->has_val, r->best_val_loss);
         printf("  %-15s%g\n", "Learning Rate:", r->learning_rate);
     }
-    printf("\nArtifacts: %s\n", r->artifacts_path);
+    // Small periodic checkpoints keep their artifacts in the database row.
+    printf("\nArtifacts: %s\n", r->artifacts_path[0] != '\0'
+                                    ? r->artifacts_path
+                                    : "(stored in the database)");
     printf("\nTo resume: ktrdr operations resume %s\n", r->op_id);
 }
 
