@@ -72,16 +72,22 @@ typedef struct kt_persist_cfg {
     // per run and the ones `ktrdr checkpoints show` names a directory for,
     // stay files unless this is set.
     bool inline_terminal;
+    // How long open waits for the data directory's lock when another
+    // process holds it: a backend SIGKILLed a moment ago (or a worker it
+    // was spawning, between fork and exec) may not have let go yet.
+    // 0 = KT_PERSIST_DEFAULT_LOCK_WAIT_MS, < 0 = fail at once.
+    int32_t lock_wait_ms;
     kt_persist_fault_fn fault; // NULL in production
     void *fault_arg;
     int64_t (*now_ms)(void *arg); // clock (Unix ms, UTC); NULL = real time
     void *clock_arg;
 } kt_persist_cfg;
 
-#define KT_PERSIST_DEFAULT_KEEP       2
-#define KT_PERSIST_DEFAULT_MAX_AGE    30
-#define KT_PERSIST_DEFAULT_INLINE_MAX (64 * 1024)
-#define KT_PERSIST_NAME               "persistence"
+#define KT_PERSIST_DEFAULT_KEEP         2
+#define KT_PERSIST_DEFAULT_MAX_AGE      30
+#define KT_PERSIST_DEFAULT_INLINE_MAX   (64 * 1024)
+#define KT_PERSIST_DEFAULT_LOCK_WAIT_MS 3000
+#define KT_PERSIST_NAME                 "persistence"
 
 // persistence_ops: spawn with a kt_persist_cfg (copied) and
 // kt_spawn_opts{.name = KT_PERSIST_NAME, .dedicated = true}.

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <kt/log.h>
+
 #include "persistence/store_int.h"
 
 // Migrations: append only; never edit one that has shipped. Version N is
@@ -359,6 +361,32 @@ kt__store_check(kt__store *s)
     return rv;
 }
 
+// store_lock takes the data directory's lock, waiting up to wait_ms
+// (0 = the default, < 0 = not at all) for another process to let go.
+static bool
+store_lock(int fd, int32_t wait_ms)
+{
+    int64_t left = wait_ms == 0 ? KT_PERSIST_DEFAULT_LOCK_WAIT_MS : wait_ms;
+    bool said = false;
+
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK || left <= 0) {
+            return false;
+        }
+        if (!said) {
+            kt_log(KT_LOG_NOTICE, "persistence",
+                   "event=lock_wait wait_ms=%lld reason=\"another process "
+                   "holds the data directory\"",
+                   (long long)left);
+            said = true;
+        }
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+        (void)nanosleep(&ts, NULL);
+        left -= 20;
+    }
+    return true;
+}
+
 static kt_err
 store_dirs(kt__store *s, const kt_persist_cfg *cfg)
 {
@@ -384,7 +412,7 @@ store_dirs(kt__store *s, const kt_persist_cfg *cfg)
         return kt__store_fail(s, (kt_err)(KT_ESYSERR | errno), "cannot open %s",
                               lock);
     }
-    if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
+    if (!store_lock(s->lockfd, cfg->lock_wait_ms)) {
         return kt__store_fail(s, KT_ESTATE,
                               "data directory %s is in use by another "
                               "process",

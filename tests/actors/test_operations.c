@@ -414,6 +414,7 @@ Test(operations, failed_checkpoint_save_fails_the_operation_loudly)
     bc.ops.hook = fx_hook;
     bc.ops.hook_arg = &f.g;
     bc.persist.fault = fail_fsync;
+    bc.persist.inline_max_bytes = -1; // checkpoints as files: fsynced
     atomic_store(&fsync_fail, 1);
     cr_assert_eq(kt_backend_open(&bc, &f.b), KT_OK);
     f.rt = kt_backend_runtime(f.b);

@@ -76,10 +76,40 @@ Test(store, open_refuses_a_second_owner_of_the_data_dir)
     kt__store *s = tstore_open(), *s2 = NULL;
     kt_persist_cfg c = tstore_cfg();
     char err[256] = "";
+    c.lock_wait_ms = -1;
     cr_expect_eq(kt__store_open(&s2, &c, err, sizeof(err)), KT_ESTATE);
     cr_expect(strstr(err, "in use") != NULL, "%s", err);
     kt__store_close(s);
     cr_assert_eq(kt__store_open(&s2, &c, err, sizeof(err)), KT_OK);
+    kt__store_close(s2);
+}
+
+static void *
+close_later(void *arg)
+{
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 150 * 1000000L};
+
+    nanosleep(&ts, NULL); // the owner lets go while the other waits
+    kt__store_close(arg);
+    return NULL;
+}
+
+Test(store, open_waits_for_the_previous_owner_to_let_go)
+{
+    kt__store *s = tstore_open(), *s2 = NULL;
+    kt_persist_cfg c = tstore_cfg();
+    char err[256] = "";
+    pthread_t t;
+
+    // A bounded wait that runs out still refuses, after the wait.
+    c.lock_wait_ms = 100;
+    cr_expect_eq(kt__store_open(&s2, &c, err, sizeof(err)), KT_ESTATE);
+    cr_expect(strstr(err, "in use") != NULL, "%s", err);
+    // The owner closes while we wait: the open succeeds.
+    c.lock_wait_ms = 10000;
+    cr_assert_eq(pthread_create(&t, NULL, close_later, s), 0);
+    cr_expect_eq(kt__store_open(&s2, &c, err, sizeof(err)), KT_OK, "%s", err);
+    cr_assert_eq(pthread_join(t, NULL), 0);
     kt__store_close(s2);
 }
 
