@@ -212,17 +212,30 @@ kt__http_view_fill(http_loop *l, const http_slot *sl,
     }
 }
 
+// mut_range: the stripes a mutation of id covers (every one for
+// HTTP_MUT_ALL); false for HTTP_MUT_NONE.
+static bool
+mut_range(uint8_t mut, const char *id, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t k;
+
+    if (mut == HTTP_MUT_NONE) {
+        return false;
+    }
+    k = view_stripe(view_hash(id));
+    *lo = mut == HTTP_MUT_ALL ? 0 : k;
+    *hi = mut == HTTP_MUT_ALL ? HTTP_STRIPES : k + 1;
+    return true;
+}
+
 void
 kt__http_view_mut_begin(http_srv *s, uint8_t mut, const char *id)
 {
-    uint32_t k, lo, hi;
+    uint32_t lo, hi;
 
-    if (mut == HTTP_MUT_NONE) {
+    if (!mut_range(mut, id, &lo, &hi)) {
         return;
     }
-    k = view_stripe(view_hash(id));
-    lo = mut == HTTP_MUT_ALL ? 0 : k;
-    hi = mut == HTTP_MUT_ALL ? HTTP_STRIPES : k + 1;
     for (uint32_t i = lo; i < hi; i++) {
         atomic_fetch_add(&s->inflight[i], 1);
     }
@@ -234,14 +247,11 @@ kt__http_view_mut_begin(http_srv *s, uint8_t mut, const char *id)
 void
 kt__http_view_mut_end(http_srv *s, uint8_t mut, const char *id)
 {
-    uint32_t k, lo, hi;
+    uint32_t lo, hi;
 
-    if (mut == HTTP_MUT_NONE) {
+    if (!mut_range(mut, id, &lo, &hi)) {
         return;
     }
-    k = view_stripe(view_hash(id));
-    lo = mut == HTTP_MUT_ALL ? 0 : k;
-    hi = mut == HTTP_MUT_ALL ? HTTP_STRIPES : k + 1;
     for (uint32_t i = lo; i < hi; i++) {
         atomic_fetch_add(&s->epoch[i], 1);
     }

@@ -322,6 +322,19 @@ h_golden(const char *name, const char *text)
                      norm);
 }
 
+// h_connect opens a TCP connection to the server's HTTP port.
+static H_UNUSED int
+h_connect(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)h_port)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
 // h_http sends one request over a fresh connection; returns the status
 // and copies the body.
 static H_UNUSED int

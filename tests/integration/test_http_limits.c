@@ -25,18 +25,6 @@ teardown(void)
 
 TestSuite(http_limits, .init = setup, .fini = teardown, .timeout = 60.0);
 
-static int
-kc_open(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)h_port)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    return fd;
-}
-
 Test(http_limits, a_taken_port_is_still_refused_with_several_loops)
 {
     char addr[64], dir[128], url[160];
@@ -75,7 +63,7 @@ expect_json_error(const char *txt, const char *code)
 static int
 raw(const char *head, const char *data, size_t n)
 {
-    int fd = kc_open(), code = 0;
+    int fd = h_connect(), code = 0;
     char buf[4096];
     ssize_t k;
     size_t got = 0;

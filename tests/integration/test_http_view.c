@@ -32,18 +32,6 @@ TestSuite(http_view, .init = setup, .fini = teardown, .timeout = 120.0);
 
 // ---- a keep-alive client ------------------------------------------------
 
-static int
-kc_open(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)h_port)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    return fd;
-}
-
 // kc_get sends one request on fd and reads its whole response; returns the
 // status (0 = connection lost); *hit tells whether the view answered.
 static int
@@ -138,7 +126,7 @@ get_op(const char *id, int *hits)
 {
     char path[256];
     bool hit = false;
-    int fd = kc_open(), code;
+    int fd = h_connect(), code;
 
     snprintf(path, sizeof(path), "/api/v1/operations/%s", id);
     code = kc_req(fd, "GET", path, body, sizeof(body), &hit);
@@ -279,7 +267,7 @@ reader_main(void *arg)
 {
     reader *r = arg;
     char path[256], out[1 << 14];
-    int fd = kc_open();
+    int fd = h_connect();
 
     snprintf(path, sizeof(path), "/api/v1/operations/%s", r->id);
     while (!atomic_load(r->stop)) {
@@ -291,7 +279,7 @@ reader_main(void *arg)
             r->bad++;
             snprintf(r->last_bad, sizeof(r->last_bad), "code %d", code);
             close(fd);
-            fd = kc_open();
+            fd = h_connect();
             continue;
         }
         if (p0 != p1 || p0 < 0) {
@@ -370,7 +358,7 @@ Test(http_view, unknown_and_bad_ids_are_never_cached)
     int fd;
 
     h_serve(NULL);
-    fd = kc_open();
+    fd = h_connect();
     for (int i = 0; i < 4; i++) {
         cr_expect_eq(kc_req(fd, "GET", "/api/v1/operations/op_nope", body,
                             sizeof(body), &hit),
@@ -411,7 +399,7 @@ Test(http_view, a_completed_operation_is_served_from_the_view_unchanged)
     }
     cr_assert_lt(strlen(body), sizeof(first));
     memcpy(first, body, strlen(body) + 1);
-    fd = kc_open();
+    fd = h_connect();
     for (int i = 0; i < 50; i++) {
         cr_assert_eq(kc_req(fd, "GET", path, body, sizeof(body), &hit), 200);
         cr_assert_str_eq(body, first, "GET %d differs", i);
