@@ -35,6 +35,10 @@ typedef struct sup_op {
     int64_t next_ms; // wall ms of the scheduled restart (0 = none)
     bool gave_up;
     int64_t lost_at_ns, resumed_at_ns;
+    // Failures recorded so far (each writes the restart intent). An answer
+    // to a request sent before the latest failure no longer decides: that
+    // failure's own answer does, and its intent must stay until then.
+    uint32_t fail_gen;
     struct sup_op *next;
 } sup_op;
 
@@ -51,7 +55,8 @@ typedef struct sup_pend {
     uint64_t corr;
     sup_kind kind;
     char op_id[96];
-    bool orphan; // lost without a worker (reclaim grace expired)
+    bool orphan;  // lost without a worker (reclaim grace expired)
+    uint32_t gen; // the operation's fail_gen when the request was sent
     struct sup_pend *next;
 } sup_pend;
 

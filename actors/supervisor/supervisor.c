@@ -22,11 +22,14 @@
 #define SUP_ASK_MS 30000u
 #define SUP_OP_TAG 0x0b000000000ull // + n
 
+static sup_op *sup_op_get(supervisor *s, const char *op_id, bool create);
+
 kt_err
 kt__sup_pend(supervisor *s, kt_aid to, uint32_t type, const ProtobufCMessage *m,
              uint32_t timeout, sup_kind kind, const char *op_id, bool orphan)
 {
     sup_pend *p = calloc(1, sizeof(*p));
+    sup_op *o;
     kt_err err;
 
     if (p == NULL) {
@@ -38,6 +41,7 @@ kt__sup_pend(supervisor *s, kt_aid to, uint32_t type, const ProtobufCMessage *m,
     }
     p->kind = kind;
     p->orphan = orphan;
+    p->gen = (o = sup_op_get(s, op_id, false)) != NULL ? o->fail_gen : 0;
     kt__wk_copy(p->op_id, sizeof(p->op_id), op_id);
     p->next = s->pends;
     s->pends = p;
@@ -77,19 +81,43 @@ sup_op_get(supervisor *s, const char *op_id, bool create)
     return o;
 }
 
-// The failure is recorded: restart after a backoff, or leave it failed.
+// sup_intent_done: the failure of generation gen is settled; its restart
+// intent goes unless a newer failure (with an answer still to come) wrote
+// it again meanwhile.
 static void
-sup_decide(supervisor *s, sup_op *o, const Ktpb__V1__OperationRecord *rec)
+sup_intent_done(supervisor *s, const sup_op *o, uint32_t gen)
+{
+    if (gen == o->fail_gen) {
+        kt__sup_intent_clear(s, o->op_id);
+    }
+}
+
+// sup_failed_again: record one more failure of o (its intent is written).
+static void
+sup_failed_again(supervisor *s, sup_op *o)
+{
+    o->fail_gen++;
+    kt__sup_intent_set(s, o->op_id); // durable before the failure
+}
+
+// The failure is recorded: restart after a backoff, or leave it failed.
+// An answer older than the latest failure decides nothing (gen).
+static void
+sup_decide(supervisor *s, sup_op *o, const Ktpb__V1__OperationRecord *rec,
+           uint32_t gen)
 {
     uint32_t delay = 0;
     int64_t now = kt__wk_now_ms();
 
+    if (gen != o->fail_gen) {
+        return; // the newer failure's answer decides
+    }
     if (rec->status == KTPB__V1__OP_STATUS__OP_RESUMING) {
         return; // a resume or a boot-time failure is in flight: its
                 // answer decides (the intent stays until then)
     }
     if (rec->status != KTPB__V1__OP_STATUS__OP_FAILED) {
-        kt__sup_intent_clear(s, o->op_id);
+        sup_intent_done(s, o, gen);
         return; // cancelled, completed or running again: nothing to do
     }
     o->restarts = rec->restart_count;
@@ -98,7 +126,7 @@ sup_decide(supervisor *s, sup_op *o, const Ktpb__V1__OperationRecord *rec)
         !kt_restart_decide(&s->cfg.policy, &o->hist, rec->restart_count,
                            rec->started_at_ms, now, &s->rng, &delay)) {
         o->gave_up = true;
-        kt__sup_intent_clear(s, o->op_id);
+        sup_intent_done(s, o, gen);
         kt_log(KT_LOG_WARN, "supervisor",
                "event=give_up actor=supervisor op=%s restarts=%u "
                "error=\"%s\"",
@@ -138,7 +166,7 @@ sup_fail(supervisor *s, sup_op *o, const char *worker, const char *reason,
     d.status = KTPB__V1__OP_STATUS__OP_FAILED;
     d.error = err;
     kt__wk_copy(o->last_error, sizeof(o->last_error), err);
-    kt__sup_intent_set(s, o->op_id); // durable before the failure
+    sup_failed_again(s, o);
     if (kt__sup_pend(s, s->ops, KT_OPS_WORKER_DONE, &d.base, SUP_ASK_MS,
                      SP_FAIL, o->op_id, orphan) != KT_OK) {
         kt_log(KT_LOG_ERR, "supervisor", "event=fail_lost op=%s", o->op_id);
@@ -146,18 +174,18 @@ sup_fail(supervisor *s, sup_op *o, const char *worker, const char *reason,
 }
 
 static void
-sup_fail_direct(supervisor *s, const char *op_id, const char *error)
+sup_fail_direct(supervisor *s, sup_op *o, const char *error)
 {
     Ktpb__V1__OpTransitionRequest t;
 
     ktpb__v1__op_transition_request__init(&t);
-    t.id = (char *)(uintptr_t)op_id;
+    t.id = o->op_id;
     t.to = KTPB__V1__OP_STATUS__OP_FAILED;
     t.error = (char *)(uintptr_t)error;
-    kt__sup_intent_set(s, op_id);
+    sup_failed_again(s, o);
     if (kt__sup_pend(s, s->persist, KT_PERSIST_OP_TRANSITION, &t.base,
-                     SUP_ASK_MS, SP_FAIL_DIRECT, op_id, true) != KT_OK) {
-        kt_log(KT_LOG_ERR, "supervisor", "event=fail_lost op=%s", op_id);
+                     SUP_ASK_MS, SP_FAIL_DIRECT, o->op_id, true) != KT_OK) {
+        kt_log(KT_LOG_ERR, "supervisor", "event=fail_lost op=%s", o->op_id);
     }
 }
 
@@ -234,15 +262,15 @@ sup_on_fail(supervisor *s, const sup_pend *p, const kt_msg *m)
         return;
     }
     if (r->status == KT_OK && r->op != NULL) {
-        sup_decide(s, o, r->op);
+        sup_decide(s, o, r->op, p->gen);
     } else if (r->status == KT_ESTATE && p->orphan) {
         // No job for it in this backend: it was running when the backend
         // stopped and no worker came back with it.
-        sup_fail_direct(s, o->op_id, o->last_error);
+        sup_fail_direct(s, o, o->last_error);
     } else if (r->status == KT_OK) {
         sup_get(s, o->op_id);
     } else {
-        kt__sup_intent_clear(s, o->op_id); // ended meanwhile
+        sup_intent_done(s, o, p->gen); // ended meanwhile
     }
     ktpb__v1__ops_reply__free_unpacked(r, NULL);
 }
@@ -257,7 +285,7 @@ sup_on_record(supervisor *s, const sup_pend *p, const kt_msg *m)
         (r = ktpb__v1__op_reply__unpack(NULL, kt_msg_len(m),
                                         kt_msg_cbody(m))) != NULL &&
         r->status == KT_OK && r->op != NULL) {
-        sup_decide(s, o, r->op);
+        sup_decide(s, o, r->op, p->gen);
     } else if (r != NULL) {
         kt_log(KT_LOG_WARN, "supervisor", "event=record_refused op=%s why=%s",
                p->op_id, r->message);
@@ -281,7 +309,7 @@ sup_on_resume(supervisor *s, const sup_pend *p, const kt_msg *m)
         o->resumed_at_ns = kt__wk_mono_ns();
         o->attempt = r->op != NULL ? r->op->attempt : o->attempt + 1;
         s->restarts++;
-        kt__sup_intent_clear(s, o->op_id);
+        sup_intent_done(s, o, p->gen);
         kt_log(KT_LOG_NOTICE, "supervisor",
                "event=restarted actor=supervisor op=%s attempt=%u "
                "after_lost_ms=%.1f",
@@ -290,7 +318,7 @@ sup_on_resume(supervisor *s, const sup_pend *p, const kt_msg *m)
     } else if (r != NULL && r->status == KT_ESTATE) {
         kt_log(KT_LOG_NOTICE, "supervisor", "event=resume_refused op=%s",
                o->op_id); // resumed or cancelled by someone else
-        kt__sup_intent_clear(s, o->op_id);
+        sup_intent_done(s, o, p->gen);
     } else if (r != NULL &&
                (r->status == KT_ENOENT || r->status == KT_EVERSION ||
                 r->status == KT_ECORRUPT)) {
@@ -298,7 +326,7 @@ sup_on_resume(supervisor *s, const sup_pend *p, const kt_msg *m)
         // or the checkpoint is unusable): that will not change by trying
         // again. It stays failed; the guide's troubleshooting applies.
         o->gave_up = true;
-        kt__sup_intent_clear(s, o->op_id);
+        sup_intent_done(s, o, p->gen);
         kt_log(KT_LOG_WARN, "supervisor",
                "event=give_up actor=supervisor op=%s why=\"%s\"", o->op_id,
                r->message);
@@ -339,7 +367,7 @@ sup_on_boot_list(supervisor *s, const kt_msg *m)
             if (o != NULL) {
                 kt__wk_copy(o->last_error, sizeof(o->last_error),
                             "Backend restarted during resume");
-                sup_fail_direct(s, op->id, o->last_error);
+                sup_fail_direct(s, o, o->last_error);
             }
             continue;
         }
