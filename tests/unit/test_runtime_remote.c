@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -380,4 +382,73 @@ Test(runtime_remote,
     cr_expect_eq(atomic_load(&seen.reason), KT_ECLOSED);
     stop_checked(b);
     unlink(url + strlen("ipc://"));
+}
+
+// blackhole_accept: takes one connection on listening socket fd, answers
+// NNG's handshake as a pair1 peer and then never reads or writes again.
+static int
+blackhole_accept(int fd)
+{
+    static const unsigned char hello[8] = {0, 'S', 'P', 0, 0, 0x11, 0, 0};
+    unsigned char got[8];
+    size_t n = 0;
+    int c = accept(fd, NULL, NULL);
+
+    cr_assert_geq(c, 0);
+    while (n < sizeof(got)) {
+        ssize_t r = read(c, got + n, sizeof(got) - n);
+        cr_assert_gt(r, 0, "no handshake from the proxy");
+        n += (size_t)r;
+    }
+    cr_assert_eq(write(c, hello, sizeof(hello)), (ssize_t)sizeof(hello));
+    return c;
+}
+
+// A proxy whose connection is up but leads nowhere (the far end took it
+// and went silent: a frozen or wedged peer) finds out from its unanswered
+// keepalive and dials again, so asks get through once a live listener
+// holds the address.
+Test(runtime_remote, a_silent_connection_is_dialed_again)
+{
+    kt_runtime *a = NULL, *b = NULL;
+    kt_runtime_cfg one = {.threads = 1},
+                   quick = {.threads = 1, .keepalive_ms = 100};
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    char url[96];
+    kt_aid proxy;
+    kt_msg *r = NULL;
+    int fd, c;
+    kt_err err = KT_ETIMEDOUT;
+
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/kt-test-hole-%d.ipc",
+             (int)getpid());
+    snprintf(url, sizeof(url), "ipc://%s", sa.sun_path);
+    (void)unlink(sa.sun_path);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(listen(fd, 8), 0);
+    cr_assert_eq(kt_runtime_start(&a, &quick), KT_OK);
+    cr_assert_eq(kt_remote_connect(a, url, "echo", &proxy), KT_OK);
+    c = blackhole_accept(fd);
+    // The live listener takes the address; the silent connection stays.
+    cr_assert_eq(unlink(sa.sun_path), 0);
+    cr_assert_eq(kt_runtime_start(&b, &one), KT_OK);
+    spawn_ok(b, &echo_ops, NULL, "echo");
+    cr_assert_eq(kt_runtime_listen(b, url), KT_OK);
+    // Asks into the silent connection are lost; the keepalive notices and
+    // the proxy dials again (asking again, as every caller of a remote
+    // actor must when its peer can vanish).
+    for (int i = 0; i < 20 && err != KT_OK; i++) {
+        err = kt_runtime_ask(a, proxy, msg_new(T_PING, "hi", 2), 500, &r);
+        cr_assert(err == KT_OK || err == KT_ETIMEDOUT, "%s", kt_strerror(err));
+    }
+    cr_assert_eq(err, KT_OK, "no answer: the proxy kept its silent connection");
+    cr_expect_eq(kt_msg_len(r), 2);
+    kt_msg_free(r);
+    close(c);
+    close(fd);
+    kt_runtime_stop(a);
+    stop_checked(b);
+    unlink(sa.sun_path);
 }

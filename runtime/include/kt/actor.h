@@ -40,6 +40,11 @@ typedef struct kt_actor_ops {
 typedef struct kt_runtime_cfg {
     int threads;          // scheduler threads; 0 = number of cores
     size_t mailbox_limit; // messages queued per actor; 0 = 65536
+    // Keepalive of proxies (kt_remote_connect), in ms: a proxy that sent
+    // something and heard nothing back for one to two periods pings its
+    // peer's listener; with no answer for 4 more periods it drops the
+    // connection and dials again. 0 = 1000.
+    uint32_t keepalive_ms;
 } kt_runtime_cfg;
 
 typedef struct kt_spawn_opts {
@@ -129,7 +134,10 @@ KT_API KT_NODISCARD kt_err kt_runtime_ask(kt_runtime *rt, kt_aid to,
 // kt_remote_connect spawns a local proxy actor (*aidp) that forwards every
 // message it receives to the actor registered as `name` at url; replies come
 // back through it, so kt_send/kt_ask to the proxy work exactly as local ones.
-// The connection redials on its own. While it is down (or slower than its
+// The connection redials on its own, and is dialed again when it stays
+// silent (kt_runtime_cfg.keepalive_ms): messages already sent into a
+// connection that leads nowhere are lost, so a caller that must be answered
+// asks again after a timeout. While it is down (or slower than its
 // senders) the proxy stops taking mail: messages wait in its mailbox, sends
 // past the mailbox limit fail with KT_EAGAIN, and asks time out. Frames
 // the peer cannot decode or route are dropped there with a log line.

@@ -25,6 +25,8 @@ enum {
     KT_MSG_DOWN = 1,    // body: ktpb.v1.Down; a monitored actor stopped
     KT_MSG_TIMER = 2,   // body empty; kt_msg_corr() is the timer's tag
     KT_MSG_TIMEOUT = 3, // body empty; an ask with kt_msg_corr() timed out
+    KT_MSG_PING = 4,    // proxy -> listener keepalive (never reaches actors)
+    KT_MSG_PONG = 5,    // listener -> proxy answer (never reaches actors)
     KT_MSG_USER = 100,  // first type free for actors
 };
 

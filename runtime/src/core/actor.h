@@ -17,6 +17,7 @@ typedef struct kt__remote kt__remote;
 struct kt_runtime {
     kt__reg reg;
     size_t mailbox_limit;
+    uint32_t keepalive_ms; // proxies (proxy.c)
     int nsched;
     kt__sched **scheds;   // shared scheduler threads
     atomic_uint rr;       // round-robin placement

@@ -1,7 +1,12 @@
 // kt_remote_connect: a proxy actor that forwards its mail to a named actor
 // in another runtime and hands what comes back to the local receivers.
 // Sends never block its thread: when the connection cannot take more, the
-// proxy stops taking mail until NNG's send descriptor says it can.
+// proxy stops taking mail until NNG's send descriptor says it can. A
+// connection that stays silent after the proxy sent something gets a
+// keepalive ping, answered by the peer's listener; unanswered, the proxy
+// dials again (a peer that accepted the connection and then froze, or a
+// connection NNG left leading nowhere, would otherwise swallow every
+// message sent after it).
 #include <inttypes.h>
 #include <string.h>
 
@@ -17,7 +22,8 @@
 #include "io/loop.h"
 #include "io/net.h"
 
-#define PROXY_BATCH_MAX 65536 // bytes gathered before sending early
+#define PROXY_BATCH_MAX  65536 // bytes gathered before sending early
+#define PROXY_DEAD_TICKS 4     // keepalive periods a ping may go unanswered
 
 typedef struct proxy_cfg {
     const char *url;
@@ -33,6 +39,13 @@ typedef struct proxy {
     kt__batch *out; // envelopes gathered this turn (ktpb.v1.Batch)
     bool flush_armed;
     char *name; // the remote actor's registered name
+    // Keepalive (the proxy's thread only), in keepalive periods: ticks
+    // since anything came back, whether something was sent since, and
+    // ticks since the unanswered ping (0 = none out).
+    kt__ev *keep;
+    uint32_t quiet, ping_age;
+    bool sent;
+    uint64_t redials;
 } proxy;
 
 // Replies and messages from the far side, for local actors.
@@ -41,6 +54,13 @@ proxy_deliver(void *arg, kt_msg *m, kt__addr *to)
 {
     proxy *p = arg;
 
+    p->quiet = 0; // the connection works
+    p->ping_age = 0;
+    p->sent = false;
+    if (m->type == KT_MSG_PONG) {
+        kt_msg_free(m);
+        return KT_OK;
+    }
     if (to->receiver == 0) {
         kt_log(KT_LOG_NOTICE, "remote",
                "event=drop actor=remote#%" PRIu64 " reason=\"no receiver\"",
@@ -91,6 +111,7 @@ proxy_flush(proxy *p)
         kt__net_batch_free(p->out);
     }
     p->out = NULL;
+    p->sent = true;
     if (p->self->paused) {
         kt__ev_stop(p->tx);
         kt__sched_resume(p->self->sched, p->self);
@@ -110,6 +131,37 @@ static void
 proxy_tx_cb(void *arg)
 {
     proxy_flush(arg);
+}
+
+// Every keepalive period: after a period without an answer to what was
+// sent, ping; after PROXY_DEAD_TICKS more without any, dial again.
+static void
+proxy_keep_cb(void *arg)
+{
+    proxy *p = arg;
+    kt_msg *m;
+
+    if (p->ping_age > 0 && ++p->ping_age > PROXY_DEAD_TICKS) {
+        p->redials++;
+        kt_log(KT_LOG_WARN, "remote",
+               "event=redial actor=remote#%" PRIu64 " name=%s redials=%" PRIu64
+               " reason=\"keepalive unanswered\"",
+               kt_self(p->self), p->name, p->redials);
+        (void)kt__net_redial(p->sock);
+        p->ping_age = 0;
+        p->quiet = 0;
+        return;
+    }
+    if (p->ping_age > 0 || !p->sent || ++p->quiet < 2) {
+        return; // a ping is out, nothing awaits an answer, or not quiet yet
+    }
+    if (kt__msg_new(&m, KT_MSG_PING, 0, kt_self(p->self), 0, 0) != KT_OK) {
+        return;
+    }
+    if (kt__net_send(p->sock, m, 0, p->name, 0) == KT_OK) {
+        p->ping_age = 1;
+    }
+    kt_msg_free(m);
 }
 
 static kt_err
@@ -156,14 +208,22 @@ proxy_init(void *state, kt_actor *self, const void *cfg)
                             &p->flush)) != KT_OK) {
         goto free_tx;
     }
-    if ((err = kt__inbox_start(&p->in, self->sched->loop, p->sock,
-                               proxy_deliver, p)) != KT_OK) {
+    if ((err = kt__ev_alloc(self->sched->loop, -1, true, proxy_keep_cb, p,
+                            &p->keep)) != KT_OK) {
         goto free_flush;
+    }
+    if ((err = kt__ev_start(p->keep, kt_actor_runtime(self)->keepalive_ms)) !=
+            KT_OK ||
+        (err = kt__inbox_start(&p->in, self->sched->loop, p->sock,
+                               proxy_deliver, p)) != KT_OK) {
+        goto free_keep;
     }
     kt_log(KT_LOG_INFO, "remote",
            "event=connect actor=remote#%" PRIu64 " url=%s name=%s",
            kt_self(self), c->url, c->name);
     return KT_OK;
+free_keep:
+    kt__ev_free(p->keep);
 free_flush:
     kt__ev_free(p->flush);
 free_tx:
@@ -182,6 +242,8 @@ proxy_stop(void *state, kt_actor *self)
 
     (void)self;
     kt__inbox_stop(&p->in);
+    kt__ev_free(p->keep);
+    p->keep = NULL;
     kt__ev_free(p->tx);
     p->tx = NULL;
     (void)kt__net_close(p->sock);

@@ -207,11 +207,28 @@ kt__remote_deliver(kt_runtime *rt, kt_aid from, kt_msg *m, const kt__addr *to)
     return err;
 }
 
+// A proxy's keepalive: answered here, on the connection it came over.
+static void
+listener_pong(kt__remote *l, const kt_msg *ping, const kt__addr *to)
+{
+    kt_msg *m;
+
+    if (kt__msg_new(&m, KT_MSG_PONG, 0, 0, 0, 0) == KT_OK) {
+        (void)kt__net_send(l->sock, m, ping->sender, NULL, to->pipe);
+        kt_msg_free(m);
+    }
+}
+
 static kt_err
 listener_deliver(void *arg, kt_msg *m, kt__addr *to)
 {
     kt__remote *l = arg;
 
+    if (m->type == KT_MSG_PING) {
+        listener_pong(l, m, to);
+        kt_msg_free(m);
+        return KT_OK;
+    }
     if (!to->mapped) { // once per message, not per retry
         m->sender = m->sender != 0 ? stub_get(l, to->pipe, m->sender) : 0;
         to->mapped = true;

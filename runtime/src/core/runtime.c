@@ -102,6 +102,8 @@ kt_runtime_start(kt_runtime **rtp, const kt_runtime_cfg *cfg)
     }
     rt->mailbox_limit =
         cfg != NULL && cfg->mailbox_limit > 0 ? cfg->mailbox_limit : 65536;
+    rt->keepalive_ms =
+        cfg != NULL && cfg->keepalive_ms > 0 ? cfg->keepalive_ms : 1000;
     pthread_mutex_init(&rt->mtx, NULL);
     pthread_cond_init(&rt->cv, NULL);
     atomic_init(&rt->rr, 0);

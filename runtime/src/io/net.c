@@ -2,7 +2,9 @@
 // frame) and peer sockets (pair1 over any transport, ktpb.v1.Envelope).
 #include "io/net.h"
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <nng/nng.h>
@@ -46,6 +48,8 @@ struct kt__sock {
     Ktpb__V1__Batch *env; // peer: the batch being taken apart
     size_t env_next;
     uint32_t env_pipe;
+    nng_dialer dialer; // peer dial sockets: the current dialer
+    char *url;         // peer dial sockets: what it dials
 };
 
 static kt_err
@@ -190,7 +194,10 @@ net_peer_open(kt__sock **sp, const char *url, bool listen,
         if ((rv = net_listen(s, url)) != 0) {
             goto close_sock;
         }
-    } else if ((rv = nng_dial(s->rx, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+    } else if ((s->url = kt__strdup(url)) == NULL ||
+               (rv = nng_dial(s->rx, url, &s->dialer, NNG_FLAG_NONBLOCK)) !=
+                   0) {
+        rv = s->url == NULL ? NNG_ENOMEM : rv;
         goto close_sock;
     }
     if ((rv = nng_socket_get_int(s->rx, NNG_OPT_RECVFD, &s->fd)) != 0 ||
@@ -201,6 +208,7 @@ net_peer_open(kt__sock **sp, const char *url, bool listen,
     return KT_OK;
 close_sock:
     nng_close(s->rx);
+    kt__strfree(s->url);
 free_sock:
     kt__free(s, sizeof(*s));
     return net_err(rv, listen ? "listen" : "dial", url);
@@ -217,6 +225,40 @@ kt_err
 kt__net_peer_dial(kt__sock **sp, const char *url)
 {
     return net_peer_open(sp, url, false, NULL, NULL);
+}
+
+static void *
+net_dialer_close_main(void *arg)
+{
+    nng_dialer d = {.id = (uint32_t)(uintptr_t)arg};
+
+    nng_dialer_close(d); // and its connection; may wait on NNG's reaper
+    return NULL;
+}
+
+kt_err
+kt__net_redial(kt__sock *s)
+{
+    nng_dialer old = s->dialer;
+    void *arg = (void *)(uintptr_t)nng_dialer_id(old);
+    pthread_t t;
+    int rv;
+
+    if (s->url == NULL) {
+        return KT_EINVAL;
+    }
+    // The old dialer closes on a thread of its own: closing its connection
+    // must never hold up the caller's loop. Until it is gone the new one's
+    // connection is refused (pair1 takes one) and NNG retries it.
+    if (pthread_create(&t, NULL, net_dialer_close_main, arg) == 0) {
+        (void)pthread_detach(t);
+    } else {
+        nng_dialer_close(old);
+    }
+    if ((rv = nng_dial(s->rx, s->url, &s->dialer, NNG_FLAG_NONBLOCK)) != 0) {
+        return net_err(rv, "redial", s->url);
+    }
+    return KT_OK;
 }
 
 uint64_t
@@ -252,6 +294,7 @@ kt__net_close(kt__sock *s)
         return false;
     }
     kt__guard_free(s->guard);
+    kt__strfree(s->url);
     if (s->cur != NULL) {
         nng_msg_free(s->cur);
     }

@@ -38,6 +38,9 @@ kt_err kt__net_peer_listen(kt__sock **sp, const char *url,
 uint64_t kt__net_relistens(const kt__sock *s);
 // kt__net_peer_dial: a pair1 socket dialing url; NNG redials on its own.
 kt_err kt__net_peer_dial(kt__sock **sp, const char *url);
+// kt__net_redial drops a dialing socket's connection and dials again (a
+// connection that stays silent: kt_runtime_cfg.keepalive_ms).
+kt_err kt__net_redial(kt__sock *s);
 // kt__net_fd: a descriptor that polls readable while a message waits.
 int kt__net_fd(const kt__sock *s);
 // kt__net_send_fd: a descriptor that polls readable while a send would not
