@@ -414,7 +414,7 @@ Test(runtime_remote, a_silent_connection_is_dialed_again)
     kt_runtime_cfg one = {.threads = 1},
                    quick = {.threads = 1, .keepalive_ms = 100};
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    char url[96];
+    char url[sizeof(sa.sun_path) + 8];
     kt_aid proxy;
     kt_msg *r = NULL;
     int fd, c;
