@@ -1,13 +1,16 @@
 // registry.c: the worker registry actor: registration, heartbeats, loss
 // detection (process exits, heartbeat timeouts, reclaim grace) and the
 // list. Placement of operations lives in registry_disp.c.
+#include <errno.h>
 #include <inttypes.h>
 #include <ktpb/v1/envelope.pb-c.h>
 #include <ktpb/v1/ops.pb-c.h>
 #include <ktpb/v1/persist.pb-c.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <kt/log.h>
 
@@ -275,6 +278,15 @@ wk_exited(registry *r, const kt_msg *m)
     ktpb__v1__worker_exited__free_unpacked(x, NULL);
 }
 
+// wk_process_exists: w runs on this host and its process is still there
+// (running, or exited and not yet reaped by its parent).
+static bool
+wk_process_exists(const registry *r, const wk_worker *w)
+{
+    return w->pid > 0 && r->host[0] != '\0' && strcmp(w->host, r->host) == 0 &&
+           (kill((pid_t)w->pid, 0) == 0 || errno == EPERM);
+}
+
 static void
 wk_sweep(registry *r)
 {
@@ -287,7 +299,8 @@ wk_sweep(registry *r)
     while (w != NULL) {
         wk_worker *next = w->next;
         if (w->conn_lost_ns != 0 &&
-            now - w->conn_lost_ns > (int64_t)KT_WK_CONN_GRACE_MS * 1000000) {
+            now - w->conn_lost_ns > (int64_t)KT_WK_CONN_GRACE_MS * 1000000 &&
+            !wk_process_exists(r, w)) {
             kt__wk_lost(r, w, "connection lost");
         } else if (now - w->last_seen_ns > limit) {
             snprintf(why, sizeof(why), "no heartbeat for %lld ms",
@@ -342,6 +355,7 @@ registry_init(void *state, kt_actor *self, const void *cfg)
     if (c != NULL) {
         r->cfg = *c;
     }
+    (void)gethostname(r->host, sizeof(r->host) - 1);
     if (r->cfg.heartbeat_ms == 0) {
         r->cfg.heartbeat_ms = KT_WK_DEFAULT_HB_MS;
     }

@@ -20,8 +20,10 @@ typedef struct wk_claim {
 } wk_claim;
 
 // How long a worker whose connection closed may take to reconnect before
-// it is lost. Short: a process that died is found at once (a local one's
-// exit status, from the pool, usually arrives first and names the signal).
+// it is lost. Short: a process that died is found at once. A worker on
+// this host whose process still exists (alive, or a child not yet reaped
+// by the pool, whose exit status names the signal) is left to that exit
+// status or to its heartbeats.
 #define KT_WK_CONN_GRACE_MS 50
 
 typedef struct wk_worker {
@@ -85,6 +87,7 @@ typedef struct registry {
     uint64_t sweep_timer;
     uint64_t picks;
     bool reclaim_known; // the running operations at boot are known
+    char host[64];      // this host's name (workers on it have real pids)
     wk_worker *workers;
     wk_disp *disp;
     wk_reclaim *reclaim;
