@@ -299,7 +299,7 @@ wk_sweep(registry *r)
     while (w != NULL) {
         wk_worker *next = w->next;
         if (w->conn_lost_ns != 0 &&
-            now - w->conn_lost_ns > (int64_t)KT_WK_CONN_GRACE_MS * 1000000 &&
+            now - w->conn_lost_ns > (int64_t)r->cfg.heartbeat_ms * 1000000 &&
             !wk_process_exists(r, w)) {
             kt__wk_lost(r, w, "connection lost");
         } else if (now - w->last_seen_ns > limit) {

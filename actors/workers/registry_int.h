@@ -19,20 +19,16 @@ typedef struct wk_claim {
     bool unverified; // claimed before the reclaim list arrived
 } wk_claim;
 
-// How long a worker whose connection closed may take to reconnect before
-// it is lost. Short: a process that died is found at once. A worker on
-// this host whose process still exists (alive, or a child not yet reaped
-// by the pool, whose exit status names the signal) is left to that exit
-// status or to its heartbeats.
-#define KT_WK_CONN_GRACE_MS 50
-
 typedef struct wk_worker {
     char id[KT_WK_ID_MAX + 1];
     uint64_t instance;
     kt_aid aid; // where to reach it (a stub for a worker process)
     // The connection aid came over closed (a monitor's down) at this time;
-    // 0 while connected. A worker that does not come back over a new one
-    // within KT_WK_CONN_GRACE_MS is lost.
+    // 0 while connected. A worker not heard over a new connection within
+    // one heartbeat interval (a live one heartbeats that often) is lost,
+    // unless it runs on this host and its process still exists (alive:
+    // its heartbeats decide; a pool child not reaped yet: its exit status,
+    // which names the signal, follows).
     int64_t conn_lost_ns;
     uint32_t caps, slots;
     int32_t pid;

@@ -24,7 +24,7 @@ Test(cli_agent, research_follow_prints_progress_then_the_final_block)
     h_out r;
 
     h_serve(NULL);
-    h_run(&r, RESEARCH, "--epochs", "600", "--follow");
+    h_run(&r, RESEARCH, "--epochs", "120", "--follow");
     cr_assert_eq(r.code, 0, "%s %s", r.out, r.err);
     cr_assert(h_op_id(r.out, id, sizeof(id)), "%s", r.out);
     cr_expect_eq(strncmp(r.out, "Started research op_agent_research_", 35), 0,
