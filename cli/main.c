@@ -122,6 +122,7 @@ main(int argc, char **argv)
     cli_ctx c = {0};
     int rv;
 
+    kt_process_tune(); // large checkpoint messages (kt/actor.h)
     argc--, argv++;
     if ((rv = strip_globals(&c, &argc, argv)) != CLI_OK) {
         return rv;

@@ -79,7 +79,11 @@ out += ["Reading: one fsync on this shared virtual disk costs %.0f µs at p50 an
         "For big artifacts the actor adds SHA-256 (~1.5 GB/s with SHA-NI) "
         "unless the writer sends it, and the message's one trip through the "
         "runtime (the event is decoded in place, artifacts written from the "
-        "received buffer)." % (val("save_4KiB", "write_fsync_p50"),
+        "received buffer). That trip cost ~0.8 ms per MiB more until "
+        "kt_process_tune (kt/actor.h; ktrdr and this benchmark call it): "
+        "glibc mapped every large buffer afresh and unmapped it on free, so "
+        "each copy paid its page faults again; 1 MiB went from 1.64-1.79x "
+        "raw to 1.20-1.31x (three runs each)." % (val("save_4KiB", "write_fsync_p50"),
                                val("save_4KiB", "write_fsync_p99")), ""]
 open(sys.argv[2], "w").write("\n".join(out))
 PY

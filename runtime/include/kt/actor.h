@@ -52,6 +52,14 @@ typedef struct kt_spawn_opts {
     bool dedicated;   // give the actor a thread and loop of its own
 } kt_spawn_opts;
 
+// kt_process_tune sets process-wide allocator options for a process whose
+// actors pass large messages (checkpoints of MiBs): glibc's malloc would
+// map every such buffer afresh and unmap it on free, so each copy of a
+// message paid for its pages again (0.8 ms of a 1 MiB checkpoint save).
+// Freed large buffers now stay in the heap for reuse (up to 256 MiB kept).
+// Call once at start, before threads; a no-op on other C libraries.
+KT_API void kt_process_tune(void);
+
 // kt_runtime_start starts the scheduler threads. cfg may be NULL (defaults).
 KT_API KT_NODISCARD kt_err kt_runtime_start(kt_runtime **rtp,
                                             const kt_runtime_cfg *cfg);

@@ -4,6 +4,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include <kt/actor.h>
 
 static atomic_int_least64_t alloc_live;
 static atomic_int_least64_t alloc_budget = -1; // < 0: no injection
@@ -89,4 +94,13 @@ void
 kt__alloc_fail_after(int64_t n)
 {
     atomic_store(&alloc_budget, n < 0 ? -1 : n);
+}
+
+void
+kt_process_tune(void)
+{
+#ifdef __GLIBC__
+    (void)mallopt(M_MMAP_THRESHOLD, 64 << 20);  // buffers below: from the heap
+    (void)mallopt(M_TRIM_THRESHOLD, 256 << 20); // keep freed memory for reuse
+#endif
 }

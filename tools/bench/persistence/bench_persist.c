@@ -355,6 +355,7 @@ main(int argc, char **argv)
     bench_ctx b = {0};
     int scale = argc > 2 ? atoi(argv[2]) : 1;
 
+    kt_process_tune(); // as ktrdr does (cli/main.c)
     if (argc < 2) {
         fprintf(stderr, "usage: kt-bench-persist DIR [scale]\n");
         return 2;
@@ -366,8 +367,8 @@ main(int argc, char **argv)
     kt_log_set_level(KT_LOG_ERR);
     bench_open(&b);
     bench_size(&b, "4KiB", 4096, 400 / scale);
-    bench_size(&b, "1MiB", 1 << 20, 60 / scale);
-    bench_size(&b, "16MiB", 16 << 20, 12 / scale);
+    bench_size(&b, "1MiB", 1 << 20, 200 / scale);
+    bench_size(&b, "16MiB", 16 << 20, 40 / scale);
     bench_sustained(&b, 400 / scale, 4096);
     kt_runtime_stop(b.rt);
     kt__store_close(b.store);
