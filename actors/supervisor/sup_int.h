@@ -89,6 +89,17 @@ KT_NODISCARD kt_err kt__sup_pend(supervisor *s, kt_aid to, uint32_t type,
                                  const ProtobufCMessage *m, uint32_t timeout,
                                  sup_kind kind, const char *op_id, bool orphan);
 // sup_admin.c
+#define SUP_ASK_MS 30000u
+
+// supervisor.c: the operations it watches, and asks about them.
+sup_op *kt__sup_op_get(supervisor *s, const char *op_id, bool create);
+void kt__sup_get(supervisor *s, const char *op_id); // the record, to decide
+// kt__sup_fail_direct records o failed in persistence (no job for it).
+void kt__sup_fail_direct(supervisor *s, sup_op *o, const char *error);
+// sup_boot.c: the running / resuming operations listed at start, and a
+// restart intent left by the previous backend.
+void kt__sup_on_boot_list(supervisor *s, const kt_msg *m);
+void kt__sup_boot_intent(supervisor *s, const char *op_id);
 void kt__sup_status(supervisor *s, const kt_msg *m);
 void kt__sup_shutdown(supervisor *s, const kt_msg *m);
 

@@ -19,10 +19,7 @@
 #include "supervisor/sup_int.h"
 #include "workers/wk_msg.h"
 
-#define SUP_ASK_MS 30000u
 #define SUP_OP_TAG 0x0b000000000ull // + n
-
-static sup_op *sup_op_get(supervisor *s, const char *op_id, bool create);
 
 kt_err
 kt__sup_pend(supervisor *s, kt_aid to, uint32_t type, const ProtobufCMessage *m,
@@ -41,7 +38,7 @@ kt__sup_pend(supervisor *s, kt_aid to, uint32_t type, const ProtobufCMessage *m,
     }
     p->kind = kind;
     p->orphan = orphan;
-    p->gen = (o = sup_op_get(s, op_id, false)) != NULL ? o->fail_gen : 0;
+    p->gen = (o = kt__sup_op_get(s, op_id, false)) != NULL ? o->fail_gen : 0;
     kt__wk_copy(p->op_id, sizeof(p->op_id), op_id);
     p->next = s->pends;
     s->pends = p;
@@ -61,8 +58,8 @@ sup_pend_take(supervisor *s, uint64_t corr)
     return NULL;
 }
 
-static sup_op *
-sup_op_get(supervisor *s, const char *op_id, bool create)
+sup_op *
+kt__sup_op_get(supervisor *s, const char *op_id, bool create)
 {
     sup_op *o;
 
@@ -173,8 +170,8 @@ sup_fail(supervisor *s, sup_op *o, const char *worker, const char *reason,
     }
 }
 
-static void
-sup_fail_direct(supervisor *s, sup_op *o, const char *error)
+void
+kt__sup_fail_direct(supervisor *s, sup_op *o, const char *error)
 {
     Ktpb__V1__OpTransitionRequest t;
 
@@ -202,7 +199,7 @@ sup_lost(supervisor *s, const kt_msg *m)
         kt__sup_reap_hung(s, l->pid); // a hung local process: end it
     }
     for (size_t i = 0; i < l->n_ops; i++) {
-        sup_op *o = sup_op_get(s, l->ops[i]->op_id, true);
+        sup_op *o = kt__sup_op_get(s, l->ops[i]->op_id, true);
         if (o == NULL) {
             continue;
         }
@@ -233,8 +230,8 @@ sup_resume(supervisor *s, sup_op *o)
     }
 }
 
-static void
-sup_get(supervisor *s, const char *op_id)
+void
+kt__sup_get(supervisor *s, const char *op_id)
 {
     Ktpb__V1__OpGetRequest g;
 
@@ -250,7 +247,7 @@ static void
 sup_on_fail(supervisor *s, const sup_pend *p, const kt_msg *m)
 {
     Ktpb__V1__OpsReply *r = NULL;
-    sup_op *o = sup_op_get(s, p->op_id, false);
+    sup_op *o = kt__sup_op_get(s, p->op_id, false);
 
     if (o == NULL) {
         return;
@@ -258,7 +255,7 @@ sup_on_fail(supervisor *s, const sup_pend *p, const kt_msg *m)
     if (kt_msg_type(m) == KT_MSG_TIMEOUT ||
         (r = ktpb__v1__ops_reply__unpack(NULL, kt_msg_len(m),
                                          kt_msg_cbody(m))) == NULL) {
-        sup_get(s, o->op_id); // decide from what persistence says
+        kt__sup_get(s, o->op_id); // decide from what persistence says
         return;
     }
     if (r->status == KT_OK && r->op != NULL) {
@@ -266,9 +263,9 @@ sup_on_fail(supervisor *s, const sup_pend *p, const kt_msg *m)
     } else if (r->status == KT_ESTATE && p->orphan) {
         // No job for it in this backend: it was running when the backend
         // stopped and no worker came back with it.
-        sup_fail_direct(s, o, o->last_error);
+        kt__sup_fail_direct(s, o, o->last_error);
     } else if (r->status == KT_OK) {
-        sup_get(s, o->op_id);
+        kt__sup_get(s, o->op_id);
     } else {
         sup_intent_done(s, o, p->gen); // ended meanwhile
     }
@@ -279,7 +276,7 @@ static void
 sup_on_record(supervisor *s, const sup_pend *p, const kt_msg *m)
 {
     Ktpb__V1__OpReply *r = NULL;
-    sup_op *o = sup_op_get(s, p->op_id, false);
+    sup_op *o = kt__sup_op_get(s, p->op_id, false);
 
     if (o != NULL && kt_msg_type(m) != KT_MSG_TIMEOUT &&
         (r = ktpb__v1__op_reply__unpack(NULL, kt_msg_len(m),
@@ -297,7 +294,7 @@ static void
 sup_on_resume(supervisor *s, const sup_pend *p, const kt_msg *m)
 {
     Ktpb__V1__OpsReply *r = NULL;
-    sup_op *o = sup_op_get(s, p->op_id, false);
+    sup_op *o = kt__sup_op_get(s, p->op_id, false);
 
     if (o == NULL) {
         return;
@@ -331,77 +328,9 @@ sup_on_resume(supervisor *s, const sup_pend *p, const kt_msg *m)
                "event=give_up actor=supervisor op=%s why=\"%s\"", o->op_id,
                r->message);
     } else {
-        sup_get(s, o->op_id); // it failed again: the policy decides
+        kt__sup_get(s, o->op_id); // it failed again: the policy decides
     }
     ktpb__v1__ops_reply__free_unpacked(r, NULL);
-}
-
-// Operations of this type run inside the backend, never on a worker; the
-// research manager resumes them at start (actors/research).
-#define SUP_BACKEND_LOCAL_TYPE "agent_research"
-
-static void
-sup_on_boot_list(supervisor *s, const kt_msg *m)
-{
-    Ktpb__V1__OpListReply *r = NULL;
-    Ktpb__V1__RegistryReclaim rc;
-    Ktpb__V1__OpClaim *pbs = NULL, **pp = NULL;
-
-    ktpb__v1__registry_reclaim__init(&rc);
-    if (kt_msg_type(m) != KT_MSG_TIMEOUT) {
-        r = ktpb__v1__op_list_reply__unpack(NULL, kt_msg_len(m),
-                                            kt_msg_cbody(m));
-    }
-    if (r != NULL && r->n_ops > 0) {
-        pbs = calloc(r->n_ops, sizeof(*pbs));
-        pp = calloc(r->n_ops, sizeof(*pp));
-    }
-    for (size_t i = 0; r != NULL && pbs != NULL && pp != NULL && i < r->n_ops;
-         i++) {
-        Ktpb__V1__OperationRecord *op = r->ops[i];
-        if (strcmp(op->type, SUP_BACKEND_LOCAL_TYPE) == 0) {
-            continue; // research runs in the backend: its manager resumes it
-        }
-        if (op->status == KTPB__V1__OP_STATUS__OP_RESUMING) {
-            sup_op *o = sup_op_get(s, op->id, true);
-            if (o != NULL) {
-                kt__wk_copy(o->last_error, sizeof(o->last_error),
-                            "Backend restarted during resume");
-                sup_fail_direct(s, o, o->last_error);
-            }
-            continue;
-        }
-        ktpb__v1__op_claim__init(&pbs[rc.n_ops]);
-        pbs[rc.n_ops].op_id = op->id;
-        pbs[rc.n_ops].attempt = op->attempt;
-        pbs[rc.n_ops].type = op->type;
-        pp[rc.n_ops] = &pbs[rc.n_ops];
-        rc.n_ops++;
-    }
-    rc.ops = pp;
-    rc.grace_ms = s->cfg.reclaim_grace_ms;
-    s->reclaim_pending = (uint32_t)rc.n_ops;
-    kt_log(KT_LOG_NOTICE, "supervisor",
-           "event=reclaim actor=supervisor running=%zu grace_ms=%u", rc.n_ops,
-           rc.grace_ms);
-    if (kt__sup_pend(s, s->registry, KT_WK_RECLAIM, &rc.base, SUP_ASK_MS,
-                     SP_IGNORE, "", false) != KT_OK) {
-        kt_log(KT_LOG_ERR, "supervisor", "event=reclaim_lost");
-    }
-    free(pbs);
-    free(pp);
-    ktpb__v1__op_list_reply__free_unpacked(r, NULL);
-}
-
-// A restart intent left by the previous backend: decide again from the
-// record (a failed operation is restarted, anything else is done).
-static void
-sup_boot_intent(supervisor *s, const char *op_id)
-{
-    if (sup_op_get(s, op_id, true) != NULL) {
-        kt_log(KT_LOG_NOTICE, "supervisor", "event=intent op=%s", op_id);
-        sup_get(s, op_id);
-    }
 }
 
 static void
@@ -419,7 +348,7 @@ sup_answer(supervisor *s, const sup_pend *p, const kt_msg *m)
         sup_on_resume(s, p, m);
         break;
     case SP_BOOT_LIST:
-        sup_on_boot_list(s, m);
+        kt__sup_on_boot_list(s, m);
         break;
     default:
         break;
@@ -503,7 +432,7 @@ supervisor_init(void *state, kt_actor *self, const void *cfg)
         return err;
     }
     kt__sup_intent_init(s, c->sup.data_dir);
-    kt__sup_intent_scan(s, sup_boot_intent);
+    kt__sup_intent_scan(s, kt__sup_boot_intent);
     kt__sup_local_start(s);
     return KT_OK;
 }
