@@ -88,7 +88,7 @@ typedef struct supervisor {
 KT_NODISCARD kt_err kt__sup_pend(supervisor *s, kt_aid to, uint32_t type,
                                  const ProtobufCMessage *m, uint32_t timeout,
                                  sup_kind kind, const char *op_id, bool orphan);
-// sup_admin.c
+// How long the supervisor waits for an answer from its neighbours.
 #define SUP_ASK_MS 30000u
 
 // supervisor.c: the operations it watches, and asks about them.
@@ -100,6 +100,7 @@ void kt__sup_fail_direct(supervisor *s, sup_op *o, const char *error);
 // restart intent left by the previous backend.
 void kt__sup_on_boot_list(supervisor *s, const kt_msg *m);
 void kt__sup_boot_intent(supervisor *s, const char *op_id);
+// sup_admin.c
 void kt__sup_status(supervisor *s, const kt_msg *m);
 void kt__sup_shutdown(supervisor *s, const kt_msg *m);
 
