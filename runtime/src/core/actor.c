@@ -44,11 +44,11 @@ actor_deliver(kt__ep *ep, kt_msg *m)
         kt__sched_push(a->sched, a, m); // same thread: no socket
         return KT_OK;
     }
-    if (cur != NULL) { // another runtime thread: batched per turn
-        err = kt__outbox_add(cur, a->sched, m, a->ep.byid.id);
-    } else {
-        err = kt__outbox_send(a->sched, m, a->ep.byid.id);
+    if (cur == NULL) { // a thread outside the runtime: handed over as is
+        kt__sched_ext_push(a->sched, m, a->ep.byid.id);
+        return KT_OK;
     }
+    err = kt__outbox_add(cur, a->sched, m, a->ep.byid.id); // batched per turn
     if (err != KT_OK) {
         atomic_fetch_sub_explicit(&a->queued, 1, memory_order_relaxed);
         return err;

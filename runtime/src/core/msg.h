@@ -21,6 +21,7 @@ struct kt_msg {
     kt_aid sender;
     uint64_t corr;
     uint64_t aux; // internal: timer id of a KT_MSG_TIMER
+    kt_aid to;    // internal: receiver, while queued for another thread
     size_t len;
     uint32_t type;
     uint32_t flags;

@@ -39,18 +39,6 @@ outbox_batch_send(kt__sched *dst, kt__batch *b)
     return err;
 }
 
-kt_err
-kt__outbox_send(kt__sched *dst, const kt_msg *m, kt_aid receiver)
-{
-    kt_err err;
-
-    atomic_fetch_add(&dst->rx_waiting, 1);
-    if ((err = kt__net_send(dst->mbox, m, receiver, NULL, 0)) != KT_OK) {
-        kt__outbox_settle(dst, 1);
-    }
-    return err;
-}
-
 void
 kt__outbox_flush_cb(void *arg)
 {

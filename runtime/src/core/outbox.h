@@ -1,7 +1,8 @@
 // Frames for other scheduler threads: the per-turn outboxes of a scheduler
 // (one batch per destination thread, sent as one NNG message at the end of
-// the turn), the one-frame path of threads outside the runtime, and the
-// count of messages sent to a mailbox socket and not yet taken.
+// the turn), and the count of messages sent to a mailbox socket and not
+// yet taken. Threads outside the runtime hand messages over without a
+// socket (kt__sched_ext_push).
 #ifndef KT_CORE_OUTBOX_H
 #define KT_CORE_OUTBOX_H
 
@@ -12,10 +13,6 @@
 // caller's. Errors: KT_ENOMEM.
 kt_err kt__outbox_add(kt__sched *s, kt__sched *dst, const kt_msg *m,
                       kt_aid receiver);
-// kt__outbox_send sends m to receiver on dst's thread as one frame at once
-// (threads outside the runtime). m stays the caller's. Errors as
-// kt__net_send.
-kt_err kt__outbox_send(kt__sched *dst, const kt_msg *m, kt_aid receiver);
 // kt__outbox_flush_cb (s's flush event) sends every outbox of s; batches a
 // full socket refuses are retried 1 ms later. When s is ending (a dedicated
 // thread whose actor stopped) and nothing is left to send, it ends the loop.

@@ -115,6 +115,51 @@ sched_rx_cb(void *arg)
     (void)sched_rx(arg);
 }
 
+void
+kt__sched_ext_push(kt__sched *s, kt_msg *m, kt_aid receiver)
+{
+    bool was_empty;
+
+    m->next = NULL;
+    m->to = receiver;
+    pthread_mutex_lock(&s->ext_mtx);
+    was_empty = s->ext_head == NULL;
+    if (was_empty) {
+        s->ext_head = m;
+    } else {
+        s->ext_tail->next = m;
+    }
+    s->ext_tail = m;
+    pthread_mutex_unlock(&s->ext_mtx);
+    if (was_empty) { // later ones find the loop already woken
+        kt__ev_activate(s->ext_ev);
+    }
+}
+
+// Messages from outside threads: all of them, into their mailboxes.
+static void
+sched_ext_cb(void *arg)
+{
+    kt__sched *s = arg;
+    kt_msg *m, *next;
+
+    pthread_mutex_lock(&s->ext_mtx);
+    m = s->ext_head;
+    s->ext_head = s->ext_tail = NULL;
+    pthread_mutex_unlock(&s->ext_mtx);
+    kt__reg_rdlock(&s->rt->reg);
+    for (; m != NULL; m = next) {
+        kt_actor *a = kt__actor_of(kt__reg_find(&s->rt->reg, m->to));
+        next = m->next;
+        if (a == NULL || a->sched != s) {
+            kt_msg_free(m); // stopped meanwhile
+            continue;
+        }
+        kt__sched_push(s, a, m);
+    }
+    kt__reg_unlock(&s->rt->reg);
+}
+
 // Between two messages of the run loop: mail another thread sent here is
 // taken into the mailboxes now, so it is not held back by an actor that
 // keeps sending itself messages (which never leave this thread). One
@@ -359,7 +404,9 @@ sched_events(kt__sched *s)
         (err = kt__ev_alloc(s->loop, -1, false, sched_ctl_cb, s, &s->ctl_ev)) !=
             KT_OK ||
         (err = kt__ev_alloc(s->loop, -1, false, kt__outbox_flush_cb, s,
-                            &s->flush_ev)) != KT_OK) {
+                            &s->flush_ev)) != KT_OK ||
+        (err = kt__ev_alloc(s->loop, -1, false, sched_ext_cb, s, &s->ext_ev)) !=
+            KT_OK) {
         return err;
     }
     return kt__ev_start(s->rx_ev, 0);
@@ -372,6 +419,13 @@ sched_release(kt__sched *s)
     kt__ev_free(s->run_ev);
     kt__ev_free(s->ctl_ev);
     kt__ev_free(s->flush_ev);
+    kt__ev_free(s->ext_ev);
+    while (s->ext_head != NULL) { // sent while it stopped
+        kt_msg *m = s->ext_head;
+        s->ext_head = m->next;
+        kt_msg_free(m);
+    }
+    pthread_mutex_destroy(&s->ext_mtx);
     kt__outbox_free_all(s);
     (void)kt__net_close(s->mbox); // frames still queued are freed by NNG
     if (s->loop != NULL) {
@@ -395,6 +449,7 @@ kt__sched_start(kt_runtime *rt, bool dedicated, kt__sched **sp)
     atomic_init(&s->done, false);
     atomic_init(&s->rx_waiting, 0);
     pthread_mutex_init(&s->ctl_mtx, NULL);
+    pthread_mutex_init(&s->ext_mtx, NULL);
     snprintf(s->url, sizeof(s->url), "inproc://kt-sched-%" PRIu64,
              kt__next_id());
     if ((err = kt__loop_alloc(&s->loop)) != KT_OK ||

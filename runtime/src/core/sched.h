@@ -36,9 +36,12 @@ struct kt__sched {
     kt__ev *run_ev;   // run queue not empty
     kt__ev *ctl_ev;   // control queue not empty
     kt__ev *flush_ev; // outboxes to send (end of turn, or retry timer)
-    kt__outbox *out;  // thread only
-    kt_actor *runq, *runq_tail; // scheduler thread only
-    kt_actor *actors;           // live actors pinned here (thread only)
+    kt__ev *ext_ev;   // messages from threads outside the runtime
+    pthread_mutex_t ext_mtx;
+    kt_msg *ext_head, *ext_tail; // under ext_mtx
+    kt__outbox *out;             // thread only
+    kt_actor *runq, *runq_tail;  // scheduler thread only
+    kt_actor *actors;            // live actors pinned here (thread only)
     pthread_mutex_t ctl_mtx;
     kt_actor *ctlq, *ctlq_tail;
     bool shutdown;    // under ctl_mtx
@@ -63,6 +66,10 @@ void kt__sched_join(kt__sched *s);
 void kt__sched_free(kt__sched *s);
 // kt__sched_current is the scheduler running on this thread (or NULL).
 kt__sched *kt__sched_current(void);
+// kt__sched_ext_push hands m (the caller's, now the runtime's) for
+// receiver to s from a thread outside the runtime: no copy and no socket;
+// the first message of an empty queue wakes s's loop.
+void kt__sched_ext_push(kt__sched *s, kt_msg *m, kt_aid receiver);
 // kt__sched_push appends m to a's mailbox (on s's thread only).
 void kt__sched_push(kt__sched *s, kt_actor *a, kt_msg *m);
 // kt__sched_resume restarts an actor that set a->paused from a callback:
