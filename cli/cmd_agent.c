@@ -187,21 +187,41 @@ agent_line(const Ktpb__V1__ResearchInfo *i, char *last, size_t n)
     }
 }
 
+// agent_json_line: one progress object of a --follow --json stream.
+static void
+agent_json_line(const Ktpb__V1__ResearchInfo *i, const char *id)
+{
+    json_t *j = json_pack("{s:s,s:s,s:s,s:f,s:s}", "event", "progress",
+                          "operation_id", id, "phase", i->phase, "percent",
+                          i->percent, "current_step", i->step);
+
+    if (j == NULL) {
+        return;
+    }
+    if (i->child_id[0] != '\0') {
+        json_object_set_new(j, "child_id", json_string(i->child_id));
+        json_object_set_new(j, "child_percent", json_real(i->child_percent));
+        json_object_set_new(j, "child_step", json_string(i->child_step));
+    }
+    (void)cli_json_print(j);
+}
+
 static void
 agent_cancel(cli_ctx *c, const char *id)
 {
     Ktpb__V1__OpsCancelRequest q;
     ProtobufCMessage *rep = NULL;
+    FILE *out = c->json ? stderr : stdout; // JSON lines keep stdout JSON
 
     ktpb__v1__ops_cancel_request__init(&q);
     q.id = CLI_STR(id);
     q.reason = CLI_STR("Cancelled by user (Ctrl+C)");
-    printf("\nCancelling %s (saving a checkpoint)...\n", id);
+    fprintf(out, "\nCancelling %s (saving a checkpoint)...\n", id);
     if (cli_call(c, c->ops, KT_OPS_CANCEL, &q.base,
                  &ktpb__v1__ops_reply__descriptor, CANCEL_MS, &rep) == CLI_OK) {
         protobuf_c_message_free_unpacked(rep, NULL);
     }
-    printf("Resume with: ktrdr operations resume %s\n", id);
+    fprintf(out, "Resume with: ktrdr operations resume %s\n", id);
 }
 
 static int agent_print_one(cli_ctx *c, Ktpb__V1__ResearchStatusReply *r);
@@ -249,6 +269,7 @@ agent_follow(cli_ctx *c, kt_aid research, const char *id)
     int rv;
 
     (void)signal(SIGINT, agent_on_sigint);
+    cli_json_lines(c->json); // --json: one document per line
     if ((rv = cli_rs_watch_start(c, research, id, &w)) != CLI_OK) {
         return rv;
     }
@@ -266,10 +287,14 @@ agent_follow(cli_ctx *c, kt_aid research, const char *id)
         if (got == CLI_RS_EVENT) {
             heard = true;
             ended = ended || e->final;
-            if (!c->json && !e->final && cli_now_ms() >= next_draw) {
+            if (!e->final && cli_now_ms() >= next_draw) {
                 Ktpb__V1__ResearchInfo i;
                 cli_rs_event_info(e, &i);
-                agent_line(&i, last, sizeof(last));
+                if (c->json) {
+                    agent_json_line(&i, id);
+                } else {
+                    agent_line(&i, last, sizeof(last));
+                }
                 next_draw = cli_now_ms() + DRAW_MS;
             }
             next_poll = ended ? 0 : cli_now_ms() + FOLLOW_POLL_MS;

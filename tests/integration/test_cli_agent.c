@@ -41,18 +41,43 @@ Test(cli_agent, research_follow_prints_progress_then_the_final_block)
     h_stop();
 }
 
-Test(cli_agent, research_follow_json_prints_the_final_research)
+// --follow --json: JSON lines, progress objects and then the research's
+// final document as the last line.
+Test(cli_agent, research_follow_json_streams_progress_then_the_final_research)
 {
+    char *line, *save = NULL, *last = NULL;
+    int progress = 0, lines = 0;
     h_out r;
-    json_t *j;
 
     h_serve(NULL);
-    h_run(&r, RESEARCH, "--epochs", "5", "--follow", "--json");
+    h_run(&r, RESEARCH, "--epochs", "120", "--follow", "--json");
     cr_assert_eq(r.code, 0, "%s %s", r.out, r.err);
-    j = json_loads(r.out, 0, NULL);
-    cr_assert_not_null(j, "one JSON document: %s", r.out);
-    cr_expect_not_null(strstr(r.out, "\"completed\""), "%s", r.out);
-    json_decref(j);
+    for (line = strtok_r(r.out, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_t *j = json_loads(line, 0, NULL);
+        cr_assert_not_null(j, "not a JSON line: %s", line);
+        if (json_object_get(j, "event") != NULL) {
+            cr_expect_str_eq(json_string_value(json_object_get(j, "event")),
+                             "progress");
+            cr_expect(json_is_string(json_object_get(j, "phase")), "%s", line);
+            cr_expect(json_is_number(json_object_get(j, "percent")), "%s",
+                      line);
+            progress++;
+        }
+        json_decref(j);
+        last = line;
+        lines++;
+    }
+    cr_expect_gt(progress, 0, "no progress line");
+    cr_assert_not_null(last);
+    json_t *f = json_loads(last, 0, NULL);
+    cr_assert_not_null(f);
+    cr_expect_null(json_object_get(f, "event"), "last line: %s", last);
+    cr_expect_str_eq(json_string_value(json_object_get(f, "status")),
+                     "completed", "%s", last);
+    cr_expect(json_is_array(json_object_get(f, "children")), "%s", last);
+    json_decref(f);
+    cr_expect_eq(lines, progress + 1);
     h_stop();
 }
 
