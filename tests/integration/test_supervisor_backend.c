@@ -62,8 +62,15 @@ Test(supervisor_backend, backend_sigkill_operation_continues_unrestarted)
     }
     cr_log_info("re-registered %lld ms after the backend was back",
                 (long long)(sf_ms() - up));
-    cr_assert_eq(sf_status(&t, id), KTPB__V1__OP_STATUS__OP_RUNNING,
-                 "still running after the backend restart");
+    Ktpb__V1__OpsReply *g = sf_get(&t, id);
+    cr_assert_eq(g->status, 0, "get: %s", g->message);
+    cr_assert_not_null(g->op);
+    cr_assert_eq(g->op->status, KTPB__V1__OP_STATUS__OP_RUNNING,
+                 "still running after the backend restart: status %d, "
+                 "attempt %u, worker %s, error %s",
+                 (int)g->op->status, g->op->attempt, g->op->worker_id,
+                 g->op->error);
+    ktpb__v1__ops_reply__free_unpacked(g, NULL);
     cr_assert(sf_wait_status(&t, id, KTPB__V1__OP_STATUS__OP_COMPLETED, 30000));
     op = sf_record(&t, id, &keep);
     cr_expect_eq(op->restart_count, 0);
