@@ -452,3 +452,51 @@ Test(runtime_remote, a_silent_connection_is_dialed_again)
     stop_checked(b);
     unlink(sa.sun_path);
 }
+
+// The same silent connection, with a keepalive too slow to matter: the
+// proxy's owner, knowing better (its heartbeats went unanswered), sends it
+// KT_MSG_REDIAL and the next ask gets through.
+Test(runtime_remote, a_proxy_dials_again_when_asked)
+{
+    kt_runtime *a = NULL, *b = NULL;
+    kt_runtime_cfg one = {.threads = 1},
+                   slow = {.threads = 1, .keepalive_ms = 600000};
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    char url[sizeof(sa.sun_path) + 8];
+    kt_aid proxy;
+    kt_msg *r = NULL, *redial;
+    int fd, c;
+    kt_err err;
+
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/kt-test-ask-%d.ipc",
+             (int)getpid());
+    snprintf(url, sizeof(url), "ipc://%s", sa.sun_path);
+    (void)unlink(sa.sun_path);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(listen(fd, 8), 0);
+    cr_assert_eq(kt_runtime_start(&a, &slow), KT_OK);
+    cr_assert_eq(kt_remote_connect(a, url, "echo", &proxy), KT_OK);
+    c = blackhole_accept(fd);
+    cr_assert_eq(unlink(sa.sun_path), 0);
+    cr_assert_eq(kt_runtime_start(&b, &one), KT_OK);
+    spawn_ok(b, &echo_ops, NULL, "echo");
+    cr_assert_eq(kt_runtime_listen(b, url), KT_OK);
+    err = kt_runtime_ask(a, proxy, msg_new(T_PING, "hi", 2), 300, &r);
+    cr_assert_eq(err, KT_ETIMEDOUT, "the silent connection answered");
+    cr_assert_eq(kt_msg_alloc(&redial, KT_MSG_REDIAL, 0), KT_OK);
+    cr_assert_eq(kt_runtime_send(a, proxy, redial), KT_OK);
+    err = KT_ETIMEDOUT;
+    for (int i = 0; i < 20 && err != KT_OK; i++) {
+        err = kt_runtime_ask(a, proxy, msg_new(T_PING, "hi", 2), 500, &r);
+        cr_assert(err == KT_OK || err == KT_ETIMEDOUT, "%s", kt_strerror(err));
+    }
+    cr_assert_eq(err, KT_OK, "no answer after the redial");
+    kt_msg_free(r);
+    close(c);
+    close(fd);
+    kt_runtime_stop(a);
+    stop_checked(b);
+    unlink(sa.sun_path);
+}

@@ -145,10 +145,12 @@ KT_API KT_NODISCARD kt_err kt_runtime_ask(kt_runtime *rt, kt_aid to,
 // The connection redials on its own, and is dialed again when it stays
 // silent (kt_runtime_cfg.keepalive_ms): messages already sent into a
 // connection that leads nowhere are lost, so a caller that must be answered
-// asks again after a timeout. While it is down (or slower than its
-// senders) the proxy stops taking mail: messages wait in its mailbox, sends
-// past the mailbox limit fail with KT_EAGAIN, and asks time out. Frames
-// the peer cannot decode or route are dropped there with a log line.
+// asks again after a timeout. An owner that knows sooner (its own
+// heartbeats went unanswered) sends the proxy a KT_MSG_REDIAL. While it is down
+// (or slower than its senders) the proxy stops taking mail: messages wait in
+// its mailbox, sends past the mailbox limit fail with KT_EAGAIN, and asks time
+// out. Frames the peer cannot decode or route are dropped there with a log
+// line.
 KT_API KT_NODISCARD kt_err kt_runtime_listen(kt_runtime *rt, const char *url);
 KT_API KT_NODISCARD kt_err kt_remote_connect(kt_runtime *rt, const char *url,
                                              const char *name, kt_aid *aidp);

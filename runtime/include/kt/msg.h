@@ -27,6 +27,7 @@ enum {
     KT_MSG_TIMEOUT = 3, // body empty; an ask with kt_msg_corr() timed out
     KT_MSG_PING = 4,    // proxy -> listener keepalive (never reaches actors)
     KT_MSG_PONG = 5,    // listener -> proxy answer (never reaches actors)
+    KT_MSG_REDIAL = 6,  // to a proxy: drop the connection and dial again
     KT_MSG_USER = 100,  // first type free for actors
 };
 

@@ -133,6 +133,19 @@ proxy_tx_cb(void *arg)
     proxy_flush(arg);
 }
 
+static void
+proxy_redial(proxy *p, const char *why)
+{
+    p->redials++;
+    kt_log(KT_LOG_WARN, "remote",
+           "event=redial actor=remote#%" PRIu64 " name=%s redials=%" PRIu64
+           " reason=\"%s\"",
+           kt_self(p->self), p->name, p->redials, why);
+    (void)kt__net_redial(p->sock);
+    p->ping_age = 0;
+    p->quiet = 0;
+}
+
 // Every keepalive period: after a period without an answer to what was
 // sent, ping; after PROXY_DEAD_TICKS more without any, dial again.
 static void
@@ -142,14 +155,7 @@ proxy_keep_cb(void *arg)
     kt_msg *m;
 
     if (p->ping_age > 0 && ++p->ping_age > PROXY_DEAD_TICKS) {
-        p->redials++;
-        kt_log(KT_LOG_WARN, "remote",
-               "event=redial actor=remote#%" PRIu64 " name=%s redials=%" PRIu64
-               " reason=\"keepalive unanswered\"",
-               kt_self(p->self), p->name, p->redials);
-        (void)kt__net_redial(p->sock);
-        p->ping_age = 0;
-        p->quiet = 0;
+        proxy_redial(p, "keepalive unanswered");
         return;
     }
     if (p->ping_age > 0 || !p->sent || ++p->quiet < 2) {
@@ -168,9 +174,15 @@ static kt_err
 proxy_handle(void *state, kt_actor *self, kt_msg *msg)
 {
     proxy *p = state;
-    kt_err err = kt__net_env_add(&p->out, msg, 0, p->name);
+    kt_err err;
 
     (void)self;
+    if (kt_msg_type(msg) == KT_MSG_REDIAL) { // its owner knows better
+        proxy_redial(p, "asked");
+        kt_msg_free(msg);
+        return KT_OK;
+    }
+    err = kt__net_env_add(&p->out, msg, 0, p->name);
     if (err != KT_OK) {
         proxy_drop(p, msg, err);
         return KT_OK;
