@@ -91,6 +91,7 @@ struct http_loop {
     struct event_base *base;
     struct evhttp *http;
     struct event *wake;
+    struct event *stop; // activated to end the loop, from any thread
     pthread_t thr;
     bool running;
     http_view *view;

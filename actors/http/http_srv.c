@@ -129,6 +129,21 @@ srv_config(http_srv *s, const kt_http_cfg *cfg, char *host, size_t hlen,
     return KT_OK;
 }
 
+// Ends the loop from inside it. event_base_loopbreak from another thread
+// is lost when it comes before the thread entered event_base_dispatch
+// (which clears the break flag): a server closed right after it started
+// then waited forever in pthread_join. An activated event is not lost: it
+// runs as soon as the loop runs.
+static void
+loop_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    http_loop *l = arg;
+
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(l->base);
+}
+
 static kt_err
 loop_open(http_srv *s, uint32_t index, int fd, http_loop **out)
 {
@@ -150,6 +165,7 @@ loop_open(http_srv *s, uint32_t index, int fd, http_loop **out)
         (l->http = evhttp_new(l->base)) == NULL ||
         (l->wake = event_new(l->base, -1, 0, kt__http_loop_wake_cb, l)) ==
             NULL ||
+        (l->stop = event_new(l->base, -1, 0, loop_stop_cb, l)) == NULL ||
         kt__http_view_new(&l->view) != KT_OK) {
         close(fd);
         return KT_ENOMEM;
@@ -236,7 +252,7 @@ kt__http_srv_close(http_srv *s)
     for (uint32_t i = 0; i < HTTP_LOOPS_MAX; i++) {
         http_loop *l = s->loops[i];
         if (l != NULL && l->running) {
-            event_base_loopbreak(l->base);
+            event_active(l->stop, EV_READ, 0);
             pthread_join(l->thr, NULL);
             l->running = false;
         }
@@ -251,6 +267,9 @@ kt__http_srv_close(http_srv *s)
         }
         if (l->wake != NULL) {
             event_free(l->wake);
+        }
+        if (l->stop != NULL) {
+            event_free(l->stop);
         }
         if (l->base != NULL) {
             event_base_free(l->base);
