@@ -185,3 +185,22 @@ Test(research_http, exhausted_budget_is_429)
     expect_code("POST", "/api/v1/agent/trigger", "{\"brief\": \"momentum\"}",
                 429, "Daily budget exhausted");
 }
+
+// A bridge stopped right after it started must let go of its evhttp loop
+// threads (a stop sent before a loop thread ran used to be lost, and the
+// stop waited for that thread forever: this test then times out).
+Test(research_http, a_bridge_stopped_right_after_it_started_lets_go)
+{
+    kt_http_cfg hc = {.addr = "127.0.0.1:0"};
+
+    hc.strategies_dir = f.dir;
+    hc.data_dir = f.dir;
+    for (int i = 0; i < 200; i++) {
+        kt_aid http;
+        cr_assert_eq(kt_spawn(f.rt, &http_ops, &hc, NULL, &http), KT_OK);
+        cr_assert_eq(kt_kill(f.rt, http), KT_OK);
+    }
+    // Every stop has run once the backend closes (the teardown joins).
+    kt_backend_close(f.b);
+    f.b = NULL;
+}
