@@ -7,6 +7,15 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define KT_HAVE_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/lsan_interface.h>
+#define KT_HAVE_LSAN 1
+#endif
+#endif
 
 #include <kt/actor.h>
 
@@ -102,5 +111,17 @@ kt_process_tune(void)
 #ifdef __GLIBC__
     (void)mallopt(M_MMAP_THRESHOLD, 64 << 20);  // buffers below: from the heap
     (void)mallopt(M_TRIM_THRESHOLD, 256 << 20); // keep freed memory for reuse
+#endif
+}
+
+void
+kt__leak_on_purpose(const void *p)
+{
+#ifdef KT_HAVE_LSAN
+    if (p != NULL) {
+        __lsan_ignore_object(p);
+    }
+#else
+    (void)p;
 #endif
 }

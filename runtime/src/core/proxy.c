@@ -134,10 +134,10 @@ proxy_tx_cb(void *arg)
 }
 
 static void
-proxy_redial(proxy *p, const char *why)
+proxy_redial(proxy *p, kt_log_level lvl, const char *why)
 {
     p->redials++;
-    kt_log(KT_LOG_WARN, "remote",
+    kt_log(lvl, "remote",
            "event=redial actor=remote#%" PRIu64 " name=%s redials=%" PRIu64
            " reason=\"%s\"",
            kt_self(p->self), p->name, p->redials, why);
@@ -155,7 +155,7 @@ proxy_keep_cb(void *arg)
     kt_msg *m;
 
     if (p->ping_age > 0 && ++p->ping_age > PROXY_DEAD_TICKS) {
-        proxy_redial(p, "keepalive unanswered");
+        proxy_redial(p, KT_LOG_WARN, "keepalive unanswered");
         return;
     }
     if (p->ping_age > 0 || !p->sent || ++p->quiet < 2) {
@@ -177,8 +177,8 @@ proxy_handle(void *state, kt_actor *self, kt_msg *msg)
     kt_err err;
 
     (void)self;
-    if (kt_msg_type(msg) == KT_MSG_REDIAL) { // its owner knows better
-        proxy_redial(p, "asked");
+    if (kt_msg_type(msg) == KT_MSG_REDIAL) {   // its owner knows better
+        proxy_redial(p, KT_LOG_INFO, "asked"); // its owner logs why
         kt_msg_free(msg);
         return KT_OK;
     }

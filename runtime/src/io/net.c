@@ -287,10 +287,9 @@ kt__net_close(kt__sock *s)
     }
     kt__guard_stop(s->guard); // it may listen again until stopped
     // Both wait for pipe callbacks to finish, but never forever (guard.h).
-    if (!s->peer && !kt__guard_close_bounded(s->tx, NET_CLOSE_MS)) {
-        return false; // abandoned: callbacks may still use s
-    }
-    if (!kt__guard_close_bounded(s->rx, NET_CLOSE_MS)) {
+    if ((!s->peer && !kt__guard_close_bounded(s->tx, NET_CLOSE_MS)) ||
+        !kt__guard_close_bounded(s->rx, NET_CLOSE_MS)) {
+        kt__leak_on_purpose(s); // abandoned: callbacks may still use s
         return false;
     }
     kt__guard_free(s->guard);
