@@ -41,7 +41,11 @@ Test(supervisor_backend, backend_sigkill_operation_continues_unrestarted)
     Ktpb__V1__OperationRecord *op;
     char *id, *ref;
 
-    setenv("KTRDR_TEST_STEP_MS", "40", 1);
+    // 100 ms an epoch: after the checkpoint at epoch 4 the operation has
+    // 2 s left, so it is still running when its worker is back (under ASan
+    // a backend start plus re-registration took most of the 0.8 s that 40 ms
+    // left, and the operation had completed).
+    setenv("KTRDR_TEST_STEP_MS", "100", 1);
     sf_backend_start(&t, 1, patient_args);
     sf_connect(&t);
     cr_assert(sf_wait_workers(&t, 1, 10000));
