@@ -21,55 +21,6 @@ setup(void)
     sf_prepare(&t);
 }
 
-static void
-teardown(void)
-{
-    pid_t pids[64];
-    size_t n;
-
-    sf_close(&t);
-    // Orphaned workers of killed backends (they would drain and exit).
-    n = 0;
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    while (d != NULL && (e = readdir(d)) != NULL && n < 64) {
-        char path[300], buf[4096];
-        FILE *fp;
-        size_t len;
-        snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-        if (atoi(e->d_name) <= 0 || (fp = fopen(path, "r")) == NULL) {
-            continue;
-        }
-        len = fread(buf, 1, sizeof(buf) - 1, fp);
-        fclose(fp);
-        for (size_t i = 0; i < len; i++) {
-            buf[i] = buf[i] == '\0' ? ' ' : buf[i];
-        }
-        buf[len] = '\0';
-        if (strstr(buf, t.url) != NULL && strstr(buf, " worker ") != NULL) {
-            pids[n++] = atoi(e->d_name);
-        }
-    }
-    if (d != NULL) {
-        closedir(d);
-    }
-    for (size_t i = 0; i < n; i++) {
-        (void)kill(pids[i], SIGKILL);
-    }
-}
-
-TestSuite(crash_campaign, .init = setup, .fini = teardown, .timeout = 240.0);
-
-static uint64_t
-rnd(void)
-{
-    uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 // Worker processes of this test's backends (ours and orphans), from /proc.
 static size_t
 worker_pids(pid_t *pids, size_t max)
@@ -103,6 +54,32 @@ worker_pids(pid_t *pids, size_t max)
         closedir(d);
     }
     return n;
+}
+
+static void
+teardown(void)
+{
+    pid_t pids[64];
+    size_t n;
+
+    sf_close(&t);
+    // Orphaned workers of killed backends (they would drain and exit).
+    n = worker_pids(pids, 64);
+    for (size_t i = 0; i < n; i++) {
+        (void)kill(pids[i], SIGKILL);
+    }
+}
+
+TestSuite(crash_campaign, .init = setup, .fini = teardown, .timeout = 240.0);
+
+static uint64_t
+rnd(void)
+{
+    uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
 }
 
 static const char *const args[] = {

@@ -404,53 +404,84 @@ blackhole_accept(int fd)
     return c;
 }
 
+// A silent connection: runtime a's proxy to "echo" is connected to a
+// socket that answered NNG's handshake and went silent; then runtime b's
+// live echo listener takes the same address (the silent one stays).
+typedef struct hole {
+    kt_runtime *a, *b;
+    kt_aid proxy;
+    struct sockaddr_un sa;
+    int fd, c; // the silent listener and its one connection
+} hole;
+
+static void
+hole_open(hole *h, const char *tag, uint32_t keepalive_ms)
+{
+    kt_runtime_cfg one = {.threads = 1},
+                   ca = {.threads = 1, .keepalive_ms = keepalive_ms};
+    char url[sizeof(h->sa.sun_path) + 8];
+
+    memset(h, 0, sizeof(*h));
+    h->sa.sun_family = AF_UNIX;
+    snprintf(h->sa.sun_path, sizeof(h->sa.sun_path), "/tmp/kt-test-%s-%d.ipc",
+             tag, (int)getpid());
+    snprintf(url, sizeof(url), "ipc://%s", h->sa.sun_path);
+    (void)unlink(h->sa.sun_path);
+    h->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    cr_assert_geq(h->fd, 0);
+    cr_assert_eq(bind(h->fd, (struct sockaddr *)&h->sa, sizeof(h->sa)), 0);
+    cr_assert_eq(listen(h->fd, 8), 0);
+    cr_assert_eq(kt_runtime_start(&h->a, &ca), KT_OK);
+    cr_assert_eq(kt_remote_connect(h->a, url, "echo", &h->proxy), KT_OK);
+    h->c = blackhole_accept(h->fd);
+    cr_assert_eq(unlink(h->sa.sun_path), 0);
+    cr_assert_eq(kt_runtime_start(&h->b, &one), KT_OK);
+    spawn_ok(h->b, &echo_ops, NULL, "echo");
+    cr_assert_eq(kt_runtime_listen(h->b, url), KT_OK);
+}
+
+// hole_ask asks through the proxy until answered (asks into the silent
+// connection are lost: asking again is what every caller of a remote actor
+// must do when its peer can vanish); the last result.
+static kt_err
+hole_ask(hole *h)
+{
+    kt_err err = KT_ETIMEDOUT;
+    kt_msg *r = NULL;
+
+    for (int i = 0; i < 20 && err != KT_OK; i++) {
+        err = kt_runtime_ask(h->a, h->proxy, msg_new(T_PING, "hi", 2), 500, &r);
+        cr_assert(err == KT_OK || err == KT_ETIMEDOUT, "%s", kt_strerror(err));
+    }
+    if (err == KT_OK) {
+        cr_expect_eq(kt_msg_len(r), 2);
+        kt_msg_free(r);
+    }
+    return err;
+}
+
+static void
+hole_close(hole *h)
+{
+    close(h->c);
+    close(h->fd);
+    kt_runtime_stop(h->a);
+    stop_checked(h->b);
+    unlink(h->sa.sun_path);
+}
+
 // A proxy whose connection is up but leads nowhere (the far end took it
 // and went silent: a frozen or wedged peer) finds out from its unanswered
 // keepalive and dials again, so asks get through once a live listener
 // holds the address.
 Test(runtime_remote, a_silent_connection_is_dialed_again)
 {
-    kt_runtime *a = NULL, *b = NULL;
-    kt_runtime_cfg one = {.threads = 1},
-                   quick = {.threads = 1, .keepalive_ms = 100};
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    char url[sizeof(sa.sun_path) + 8];
-    kt_aid proxy;
-    kt_msg *r = NULL;
-    int fd, c;
-    kt_err err = KT_ETIMEDOUT;
+    hole h;
 
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/kt-test-hole-%d.ipc",
-             (int)getpid());
-    snprintf(url, sizeof(url), "ipc://%s", sa.sun_path);
-    (void)unlink(sa.sun_path);
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    cr_assert_eq(listen(fd, 8), 0);
-    cr_assert_eq(kt_runtime_start(&a, &quick), KT_OK);
-    cr_assert_eq(kt_remote_connect(a, url, "echo", &proxy), KT_OK);
-    c = blackhole_accept(fd);
-    // The live listener takes the address; the silent connection stays.
-    cr_assert_eq(unlink(sa.sun_path), 0);
-    cr_assert_eq(kt_runtime_start(&b, &one), KT_OK);
-    spawn_ok(b, &echo_ops, NULL, "echo");
-    cr_assert_eq(kt_runtime_listen(b, url), KT_OK);
-    // Asks into the silent connection are lost; the keepalive notices and
-    // the proxy dials again (asking again, as every caller of a remote
-    // actor must when its peer can vanish).
-    for (int i = 0; i < 20 && err != KT_OK; i++) {
-        err = kt_runtime_ask(a, proxy, msg_new(T_PING, "hi", 2), 500, &r);
-        cr_assert(err == KT_OK || err == KT_ETIMEDOUT, "%s", kt_strerror(err));
-    }
-    cr_assert_eq(err, KT_OK, "no answer: the proxy kept its silent connection");
-    cr_expect_eq(kt_msg_len(r), 2);
-    kt_msg_free(r);
-    close(c);
-    close(fd);
-    kt_runtime_stop(a);
-    stop_checked(b);
-    unlink(sa.sun_path);
+    hole_open(&h, "hole", 100);
+    cr_assert_eq(hole_ask(&h), KT_OK,
+                 "no answer: the proxy kept its silent connection");
+    hole_close(&h);
 }
 
 // The same silent connection, with a keepalive too slow to matter: the
@@ -458,45 +489,15 @@ Test(runtime_remote, a_silent_connection_is_dialed_again)
 // KT_MSG_REDIAL and the next ask gets through.
 Test(runtime_remote, a_proxy_dials_again_when_asked)
 {
-    kt_runtime *a = NULL, *b = NULL;
-    kt_runtime_cfg one = {.threads = 1},
-                   slow = {.threads = 1, .keepalive_ms = 600000};
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    char url[sizeof(sa.sun_path) + 8];
-    kt_aid proxy;
     kt_msg *r = NULL, *redial;
-    int fd, c;
-    kt_err err;
+    hole h;
 
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/kt-test-ask-%d.ipc",
-             (int)getpid());
-    snprintf(url, sizeof(url), "ipc://%s", sa.sun_path);
-    (void)unlink(sa.sun_path);
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    cr_assert_eq(listen(fd, 8), 0);
-    cr_assert_eq(kt_runtime_start(&a, &slow), KT_OK);
-    cr_assert_eq(kt_remote_connect(a, url, "echo", &proxy), KT_OK);
-    c = blackhole_accept(fd);
-    cr_assert_eq(unlink(sa.sun_path), 0);
-    cr_assert_eq(kt_runtime_start(&b, &one), KT_OK);
-    spawn_ok(b, &echo_ops, NULL, "echo");
-    cr_assert_eq(kt_runtime_listen(b, url), KT_OK);
-    err = kt_runtime_ask(a, proxy, msg_new(T_PING, "hi", 2), 300, &r);
-    cr_assert_eq(err, KT_ETIMEDOUT, "the silent connection answered");
+    hole_open(&h, "ask", 600000);
+    cr_assert_eq(
+        kt_runtime_ask(h.a, h.proxy, msg_new(T_PING, "hi", 2), 300, &r),
+        KT_ETIMEDOUT, "the silent connection answered");
     cr_assert_eq(kt_msg_alloc(&redial, KT_MSG_REDIAL, 0), KT_OK);
-    cr_assert_eq(kt_runtime_send(a, proxy, redial), KT_OK);
-    err = KT_ETIMEDOUT;
-    for (int i = 0; i < 20 && err != KT_OK; i++) {
-        err = kt_runtime_ask(a, proxy, msg_new(T_PING, "hi", 2), 500, &r);
-        cr_assert(err == KT_OK || err == KT_ETIMEDOUT, "%s", kt_strerror(err));
-    }
-    cr_assert_eq(err, KT_OK, "no answer after the redial");
-    kt_msg_free(r);
-    close(c);
-    close(fd);
-    kt_runtime_stop(a);
-    stop_checked(b);
-    unlink(sa.sun_path);
+    cr_assert_eq(kt_runtime_send(h.a, h.proxy, redial), KT_OK);
+    cr_assert_eq(hole_ask(&h), KT_OK, "no answer after the redial");
+    hole_close(&h);
 }

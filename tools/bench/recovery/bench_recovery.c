@@ -202,22 +202,31 @@ sup_times(bench *b, const char *id, int64_t *lost, int64_t *resumed)
     return found;
 }
 
-// The pid of the registered worker that runs op id (0 = none).
-static pid_t
-runner(bench *b, const char *id)
+// The registry's list of workers (NULL when it did not answer).
+static Ktpb__V1__RegistryListReply *
+workers_list(bench *b)
 {
     Ktpb__V1__RegistryListRequest q;
     Ktpb__V1__RegistryListReply *r;
     kt_msg *rep;
-    pid_t pid = 0;
 
     ktpb__v1__registry_list_request__init(&q);
     if ((rep = ask(b, b->reg, KT_WK_LIST, &q.base, 2000)) == NULL) {
-        return 0;
+        return NULL;
     }
     r = ktpb__v1__registry_list_reply__unpack(NULL, kt_msg_len(rep),
                                               kt_msg_body(rep));
     kt_msg_free(rep);
+    return r;
+}
+
+// The pid of the registered worker that runs op id (0 = none).
+static pid_t
+runner(bench *b, const char *id)
+{
+    Ktpb__V1__RegistryListReply *r = workers_list(b);
+    pid_t pid = 0;
+
     for (size_t i = 0; r != NULL && i < r->n_workers; i++) {
         for (size_t k = 0; k < r->workers[i]->n_ops; k++) {
             if (strcmp(r->workers[i]->ops[k]->op_id, id) == 0) {
@@ -314,18 +323,9 @@ wait_resumed(bench *b, const char *id, int64_t t0, int64_t *lost)
 static size_t
 nworkers(bench *b)
 {
-    Ktpb__V1__RegistryListRequest q;
-    Ktpb__V1__RegistryListReply *r;
-    kt_msg *rep;
+    Ktpb__V1__RegistryListReply *r = workers_list(b);
     size_t n = 0;
 
-    ktpb__v1__registry_list_request__init(&q);
-    if ((rep = ask(b, b->reg, KT_WK_LIST, &q.base, 2000)) == NULL) {
-        return 0;
-    }
-    r = ktpb__v1__registry_list_reply__unpack(NULL, kt_msg_len(rep),
-                                              kt_msg_body(rep));
-    kt_msg_free(rep);
     for (size_t i = 0; r != NULL && i < r->n_workers; i++) {
         n += r->workers[i]->draining ? 0 : 1;
     }
