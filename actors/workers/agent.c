@@ -259,34 +259,12 @@ ag_lost_backend(agent *a, const char *why)
     a->last_reg_ns = 0; // register at the next tick
 }
 
-// ag_redial: the backend went quiet on us; its connections may be ones
-// that lead nowhere (the runtime's keepalive would find out in seconds):
-// have the proxies dial again now. Harmless when the backend is just down.
-static void
-ag_redial(agent *a)
-{
-    const kt_aid to[] = {a->cfg.registry, a->cfg.ops, a->cfg.persistence};
-
-    for (size_t i = 0; i < sizeof(to) / sizeof(to[0]); i++) {
-        kt_msg *m;
-        if (to[i] != 0 && kt_msg_alloc(&m, KT_MSG_REDIAL, 0) == KT_OK &&
-            kt_send(a->self, to[i], m) != KT_OK) {
-            kt_msg_free(m);
-        }
-    }
-}
-
 static void
 ag_on_register(agent *a, kt_msg *m)
 {
     Ktpb__V1__WorkerRegisterReply *r = NULL;
 
     a->reg_corr = 0;
-    if (kt_msg_type(m) == KT_MSG_TIMEOUT && ++a->reg_timeouts % 4 == 0) {
-        ag_redial(a); // 2 s of unanswered registrations
-    } else if (kt_msg_type(m) != KT_MSG_TIMEOUT) {
-        a->reg_timeouts = 0;
-    }
     if (kt_msg_type(m) != KT_WK_REGISTER_REPLY ||
         (r = ktpb__v1__worker_register_reply__unpack(
              NULL, kt_msg_len(m), kt_msg_cbody(m))) == NULL ||
@@ -324,7 +302,6 @@ ag_on_heartbeat(agent *a, kt_msg *m)
     if (kt_msg_type(m) == KT_MSG_TIMEOUT) {
         if (++a->misses >= a->cfg.heartbeat_misses) {
             ag_lost_backend(a, "heartbeat timeout");
-            ag_redial(a);
         }
         return;
     }

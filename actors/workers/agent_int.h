@@ -49,7 +49,6 @@ typedef struct agent {
     bool registered;
     uint64_t reg_corr, hb_corr, tick;
     uint32_t misses, hb_ms, registrations;
-    uint32_t reg_timeouts; // registrations unanswered in a row
     int64_t last_hb_ns, last_reg_ns, lost_at_ns;
     bool draining, shutting, exited;
     int64_t deadline_ns;

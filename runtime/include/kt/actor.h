@@ -42,7 +42,7 @@ typedef struct kt_runtime_cfg {
     size_t mailbox_limit; // messages queued per actor; 0 = 65536
     // Keepalive of proxies (kt_remote_connect), in ms: a proxy that sent
     // something and heard nothing back for one to two periods pings its
-    // peer's listener; with no answer for 4 more periods it drops the
+    // peer's listener; with no answer for 10 more periods it drops the
     // connection and dials again. 0 = 1000.
     uint32_t keepalive_ms;
 } kt_runtime_cfg;
@@ -145,8 +145,8 @@ KT_API KT_NODISCARD kt_err kt_runtime_ask(kt_runtime *rt, kt_aid to,
 // The connection redials on its own, and is dialed again when it stays
 // silent (kt_runtime_cfg.keepalive_ms): messages already sent into a
 // connection that leads nowhere are lost, so a caller that must be answered
-// asks again after a timeout. An owner that knows sooner (its own
-// heartbeats went unanswered) sends the proxy a KT_MSG_REDIAL. While it is down
+// asks again after a timeout. An owner that knows sooner can send the
+// proxy a KT_MSG_REDIAL. While it is down
 // (or slower than its senders) the proxy stops taking mail: messages wait in
 // its mailbox, sends past the mailbox limit fail with KT_EAGAIN, and asks time
 // out. Frames the peer cannot decode or route are dropped there with a log

@@ -45,6 +45,7 @@ typedef struct proxy {
     kt__ev *keep;
     uint32_t quiet, ping_age;
     bool sent;
+    uint64_t connects; // kt__net_connects at the last tick
     uint64_t redials;
 } proxy;
 
@@ -152,8 +153,15 @@ static void
 proxy_keep_cb(void *arg)
 {
     proxy *p = arg;
+    uint64_t connects = kt__net_connects(p->sock);
     kt_msg *m;
 
+    if (connects != p->connects) { // a fresh connection: judge it afresh
+        p->connects = connects;
+        p->ping_age = 0;
+        p->quiet = 0;
+        return;
+    }
     if (p->ping_age > 0 && ++p->ping_age > PROXY_DEAD_TICKS) {
         proxy_redial(p, KT_LOG_WARN, "keepalive unanswered");
         return;

@@ -3,6 +3,7 @@
 #include "io/net.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -48,8 +49,9 @@ struct kt__sock {
     Ktpb__V1__Batch *env; // peer: the batch being taken apart
     size_t env_next;
     uint32_t env_pipe;
-    nng_dialer dialer; // peer dial sockets: the current dialer
-    char *url;         // peer dial sockets: what it dials
+    nng_dialer dialer;             // peer dial sockets: the current dialer
+    atomic_uint_fast64_t connects; // peer dial sockets: connections made
+    char *url;                     // peer dial sockets: what it dials
 };
 
 static kt_err
@@ -133,6 +135,7 @@ net_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
         if (s->guard != NULL) {
             kt__guard_pipe_added(s->guard);
         }
+        atomic_fetch_add(&s->connects, 1);
     } else if (s->gone != NULL) {
         s->gone(s->gone_arg, (uint32_t)nng_pipe_id(p));
     }
@@ -195,6 +198,8 @@ net_peer_open(kt__sock **sp, const char *url, bool listen,
             goto close_sock;
         }
     } else if ((s->url = kt__strdup(url)) == NULL ||
+               (rv = nng_pipe_notify(s->rx, NNG_PIPE_EV_ADD_POST, net_pipe_cb,
+                                     s)) != 0 ||
                (rv = nng_dial(s->rx, url, &s->dialer, NNG_FLAG_NONBLOCK)) !=
                    0) {
         rv = s->url == NULL ? NNG_ENOMEM : rv;
@@ -259,6 +264,12 @@ kt__net_redial(kt__sock *s)
         return net_err(rv, "redial", s->url);
     }
     return KT_OK;
+}
+
+uint64_t
+kt__net_connects(kt__sock *s)
+{
+    return atomic_load(&s->connects);
 }
 
 uint64_t

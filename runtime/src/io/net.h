@@ -41,6 +41,8 @@ kt_err kt__net_peer_dial(kt__sock **sp, const char *url);
 // kt__net_redial drops a dialing socket's connection and dials again (a
 // connection that stays silent: kt_runtime_cfg.keepalive_ms).
 kt_err kt__net_redial(kt__sock *s);
+// kt__net_connects: connections a dialing socket has made so far.
+uint64_t kt__net_connects(kt__sock *s);
 // kt__net_fd: a descriptor that polls readable while a message waits.
 int kt__net_fd(const kt__sock *s);
 // kt__net_send_fd: a descriptor that polls readable while a send would not
