@@ -52,6 +52,11 @@ struct kt__sock {
     nng_dialer dialer;             // peer dial sockets: the current dialer
     atomic_uint_fast64_t connects; // peer dial sockets: connections made
     char *url;                     // peer dial sockets: what it dials
+    // Kept aios: nng_sendmsg and nng_recvmsg allocate one per call (with a
+    // getrandom(2) each in NNG 1.5.2), several per message on a hot path.
+    nng_aio *raio;        // the receiving thread's
+    nng_aio *saio;        // any sender's, while it holds smtx
+    pthread_mutex_t smtx; // a leaf; contended senders allocate their own
 };
 
 static kt_err
@@ -77,6 +82,16 @@ net_err(int rv, const char *what, const char *url)
     }
 }
 
+static void
+net_sock_free(kt__sock *s)
+{
+    nng_aio_free(s->raio); // NULL is a no-op
+    nng_aio_free(s->saio);
+    pthread_mutex_destroy(&s->smtx);
+    kt__strfree(s->url);
+    kt__free(s, sizeof(*s));
+}
+
 static kt_err
 net_sock_alloc(kt__sock **sp, bool peer)
 {
@@ -85,10 +100,54 @@ net_sock_alloc(kt__sock **sp, bool peer)
     if (s == NULL) {
         return KT_ENOMEM;
     }
+    pthread_mutex_init(&s->smtx, NULL);
+    if (nng_aio_alloc(&s->raio, NULL, NULL) != 0 ||
+        nng_aio_alloc(&s->saio, NULL, NULL) != 0) {
+        net_sock_free(s);
+        return KT_ENOMEM;
+    }
+    // Zero: an operation that cannot finish at once times out (EAGAIN).
+    nng_aio_set_timeout(s->raio, NNG_DURATION_ZERO);
+    nng_aio_set_timeout(s->saio, NNG_DURATION_ZERO);
     s->peer = peer;
     s->send_fd = -1;
     *sp = s;
     return KT_OK;
+}
+
+// net_sendmsg queues nm without blocking, as nng_sendmsg(NNG_FLAG_NONBLOCK)
+// does but on the kept aio when no other sender holds it. On failure nm
+// stays the caller's.
+static int
+net_sendmsg(kt__sock *s, nng_msg *nm)
+{
+    int rv;
+
+    if (pthread_mutex_trylock(&s->smtx) != 0) {
+        return nng_sendmsg(s->tx, nm, NNG_FLAG_NONBLOCK);
+    }
+    nng_aio_set_msg(s->saio, nm);
+    nng_send_aio(s->tx, s->saio);
+    nng_aio_wait(s->saio);
+    rv = nng_aio_result(s->saio);
+    pthread_mutex_unlock(&s->smtx);
+    return rv == NNG_ETIMEDOUT ? NNG_EAGAIN : rv;
+}
+
+// net_recvmsg takes a waiting message without blocking (the receiving
+// thread only).
+static int
+net_recvmsg(kt__sock *s, nng_msg **nmp)
+{
+    int rv;
+
+    nng_recv_aio(s->rx, s->raio);
+    nng_aio_wait(s->raio);
+    if ((rv = nng_aio_result(s->raio)) != 0) {
+        return rv == NNG_ETIMEDOUT ? NNG_EAGAIN : rv;
+    }
+    *nmp = nng_aio_get_msg(s->raio);
+    return 0;
 }
 
 kt_err
@@ -122,7 +181,7 @@ close_tx:
 close_rx:
     nng_close(s->rx);
 free_sock:
-    kt__free(s, sizeof(*s));
+    net_sock_free(s);
     return net_err(rv, "mbox_open", url);
 }
 
@@ -213,9 +272,8 @@ net_peer_open(kt__sock **sp, const char *url, bool listen,
     return KT_OK;
 close_sock:
     nng_close(s->rx);
-    kt__strfree(s->url);
 free_sock:
-    kt__free(s, sizeof(*s));
+    net_sock_free(s);
     return net_err(rv, listen ? "listen" : "dial", url);
 }
 
@@ -304,14 +362,13 @@ kt__net_close(kt__sock *s)
         return false;
     }
     kt__guard_free(s->guard);
-    kt__strfree(s->url);
     if (s->cur != NULL) {
         nng_msg_free(s->cur);
     }
     if (s->env != NULL) {
         ktpb__v1__batch__free_unpacked(s->env, NULL);
     }
-    kt__free(s, sizeof(*s));
+    net_sock_free(s);
     return true;
 }
 
@@ -380,7 +437,7 @@ kt__net_batch_len(const kt__batch *b)
 kt_err
 kt__net_batch_send(kt__sock *s, kt__batch *b)
 {
-    int rv = nng_sendmsg(s->tx, (nng_msg *)b, NNG_FLAG_NONBLOCK);
+    int rv = net_sendmsg(s, (nng_msg *)b);
 
     return rv == 0 ? KT_OK : rv == NNG_EAGAIN ? KT_EAGAIN : KT_ECLOSED;
 }
@@ -423,7 +480,7 @@ kt__net_send(kt__sock *s, const kt_msg *msg, kt_aid receiver, const char *rname,
     if (err != KT_OK) {
         return err;
     }
-    if ((rv = nng_sendmsg(s->tx, nm, NNG_FLAG_NONBLOCK)) != 0) {
+    if ((rv = net_sendmsg(s, nm)) != 0) {
         nng_msg_free(nm);
         return rv == NNG_EAGAIN ? KT_EAGAIN : net_err(rv, "send", NULL);
     }
@@ -499,7 +556,7 @@ net_next_env(kt__sock *s, kt_msg **msgp, kt__addr *to)
     int rv;
 
     if (s->env == NULL) {
-        if ((rv = nng_recvmsg(s->rx, &nm, NNG_FLAG_NONBLOCK)) != 0) {
+        if ((rv = net_recvmsg(s, &nm)) != 0) {
             return rv == NNG_EAGAIN ? KT_EAGAIN : net_err(rv, "recv", NULL);
         }
         s->env_pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(nm));
@@ -546,7 +603,7 @@ kt__net_recv(kt__sock *s, kt_msg **msgp, kt__addr *to)
         return net_next_env(s, msgp, to);
     }
     if (s->cur == NULL) {
-        if ((rv = nng_recvmsg(s->rx, &nm, NNG_FLAG_NONBLOCK)) != 0) {
+        if ((rv = net_recvmsg(s, &nm)) != 0) {
             return rv == NNG_EAGAIN ? KT_EAGAIN : net_err(rv, "recv", NULL);
         }
         s->cur = nm;

@@ -133,7 +133,9 @@ rtt(const char *tr, size_t len, int n, int same_thread)
         p50r[r] = lat[WARMUP + n / 2];
         p99r[r] = lat[WARMUP + n * 99 / 100];
         url_for(tr, url, sizeof(url));
-        kt_rtt(inproc(tr) ? NULL : url, len, n + WARMUP, same_thread, lat);
+        if (getenv("KT_BENCH_NO_KT") == NULL) {
+            kt_rtt(inproc(tr) ? NULL : url, len, n + WARMUP, same_thread, lat);
+        }
         url_cleanup(url);
         qsort(lat + WARMUP, (size_t)n, sizeof(double), cmp_double);
         p50k[r] = lat[WARMUP + n / 2];
