@@ -14,7 +14,6 @@
 
 #include <criterion/criterion.h>
 #include <nng/nng.h>
-#include <nng/protocol/pair1/pair.h>
 #include <nng/protocol/pipeline0/push.h>
 
 #include <kt/kt.h>
@@ -212,41 +211,154 @@ Test(runtime_remote, malformed_inproc_frames_are_dropped_with_log)
     log_capture_stop();
 }
 
+// The peer wire (io/wire.h): an 8-byte hello, then frames of a 4-byte
+// little-endian length and a ktpb.v1.Batch.
+static const unsigned char wire_hello[8] = {'K', 'T', 'W', 1, 0, 0, 0, 0};
+
+// A raw connection to the ipc:// url (a peer speaking the wire by hand).
+static int
+wire_connect(const char *url)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    cr_assert_geq(fd, 0);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", url + strlen("ipc://"));
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+static void
+wire_frame(int fd, const void *body, uint32_t len)
+{
+    unsigned char hdr[4] = {(unsigned char)len, (unsigned char)(len >> 8),
+                            (unsigned char)(len >> 16),
+                            (unsigned char)(len >> 24)};
+
+    cr_assert_eq(write(fd, hdr, 4), 4);
+    cr_assert_eq(write(fd, body, len), (ssize_t)len);
+}
+
+// The connection fd was dropped by the far side: reading ends (the
+// listener's own hello may come first).
+static bool
+wire_closed(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    unsigned char b[64];
+
+    while (poll(&p, 1, 5000) == 1) {
+        ssize_t n = read(fd, b, sizeof(b));
+        if (n <= 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+expect_echo(kt_runtime *rt, const char *url)
+{
+    kt_msg *rep = NULL;
+    kt_aid proxy;
+
+    cr_assert_eq(kt_remote_connect(rt, url, "echo", &proxy), KT_OK);
+    cr_assert_eq(
+        kt_runtime_ask(rt, proxy, msg_new(T_PING, "z", 1), 10000, &rep), KT_OK);
+    kt_msg_free(rep);
+}
+
 Test(runtime_remote, malformed_envelopes_are_dropped_with_log)
 {
     kt_runtime *rt = start_rt(1, 0);
-    kt_aid e = spawn_ok(rt, &echo_ops, NULL, "echo"), proxy;
-    kt_msg *rep = NULL;
     char url[64];
-    nng_socket s;
+    int fd;
     // A Batch of one Envelope naming an actor that does not exist
     // (type 100, receiver_name "x"), and a Batch of one empty Envelope.
     const unsigned char noname[] = {0x0a, 0x05, 0x20, 0x64, 0x32, 0x01, 0x78};
     const unsigned char empty_env[] = {0x0a, 0x00};
 
-    (void)e;
+    (void)spawn_ok(rt, &echo_ops, NULL, "echo");
     snprintf(url, sizeof(url), "ipc:///tmp/kt-test-bad-%d.ipc", (int)getpid());
     log_capture_start();
     cr_assert_eq(kt_runtime_listen(rt, url), KT_OK);
-    cr_assert_eq(nng_pair1_open(&s), 0);
-    cr_assert_eq(nng_dial(s, url, NULL, 0), 0);
-    cr_assert_eq(nng_send(s, (char[]){"\xff\xff\xff\xff\xff"}, 5, 0), 0);
+    fd = wire_connect(url);
+    cr_assert_eq(write(fd, wire_hello, sizeof(wire_hello)), 8);
+    wire_frame(fd, "\xff\xff\xff\xff\xff", 5);
     cr_assert(log_wait("reason=\"malformed envelope\"", 5000));
-    cr_assert_eq(nng_send(s, (char[]){""}, 0, 0), 0); // a batch of nothing
+    wire_frame(fd, "", 0); // a batch of nothing
     cr_assert(log_wait("reason=\"empty batch\"", 5000));
     // One envelope that decodes but has type 0 and no receiver.
-    cr_assert_eq(nng_send(s, (void *)(uintptr_t)empty_env, 2, 0), 0);
+    wire_frame(fd, empty_env, sizeof(empty_env));
     cr_assert(log_wait("reason=\"bad envelope fields\"", 5000));
-    cr_assert_eq(nng_send(s, (void *)(uintptr_t)noname, sizeof(noname), 0), 0);
+    wire_frame(fd, noname, sizeof(noname));
     cr_assert(log_wait("event=drop actor=x#0 type=100", 5000));
-    nng_close(s);
+    // A frame announcing more than the limit ends the connection.
+    cr_assert_eq(write(fd, "\xff\xff\xff\xff", 4), 4);
+    cr_assert(log_wait("reason=\"frame too large\"", 5000));
+    cr_assert(wire_closed(fd), "the listener kept the connection");
+    close(fd);
+    // So does a wrong hello (an SP peer's, here).
+    fd = wire_connect(url);
+    cr_assert_eq(write(fd, "\0SP\0\0\x11\0\0", 8), 8);
+    cr_assert(log_wait("reason=\"bad hello\"", 5000));
+    cr_assert(wire_closed(fd), "the listener kept the connection");
+    close(fd);
     // A good peer still gets answers on the same listener.
-    cr_assert_eq(kt_remote_connect(rt, url, "echo", &proxy), KT_OK);
-    cr_assert_eq(
-        kt_runtime_ask(rt, proxy, msg_new(T_PING, "z", 1), 10000, &rep), KT_OK);
-    kt_msg_free(rep);
+    expect_echo(rt, url);
     stop_checked(rt);
     log_capture_stop();
+    unlink(url + strlen("ipc://"));
+}
+
+// A frame may arrive a byte at a time, and frames larger than the
+// listener's read buffer (64 KiB) are read whole.
+Test(runtime_remote, frames_split_or_larger_than_the_read_buffer_arrive)
+{
+    kt_runtime *rt = start_rt(1, 0);
+    atomic_long n = 0;
+    char url[64];
+    size_t big = 300000;
+    unsigned char *env = malloc(big + 64), hdr[4];
+    char name[] = "count";
+    Ktpb__V1__Envelope e;
+    Ktpb__V1__Batch b;
+    Ktpb__V1__Envelope *one[1] = {&e};
+    size_t len;
+    int fd;
+
+    (void)spawn_ok(rt, &counter_ops, &n, "count");
+    snprintf(url, sizeof(url), "ipc:///tmp/kt-test-split-%d.ipc",
+             (int)getpid());
+    cr_assert_eq(kt_runtime_listen(rt, url), KT_OK);
+    ktpb__v1__envelope__init(&e);
+    ktpb__v1__batch__init(&b);
+    e.type = T_PING;
+    e.receiver_name = name;
+    e.payload.len = big;
+    e.payload.data = calloc(1, big);
+    b.n_envelopes = 1;
+    b.envelopes = one;
+    len = ktpb__v1__batch__pack(&b, env);
+    fd = wire_connect(url);
+    cr_assert_eq(write(fd, wire_hello, sizeof(wire_hello)), 8);
+    wire_frame(fd, env, (uint32_t)len); // larger than the read buffer
+    e.payload.len = 3;
+    len = ktpb__v1__batch__pack(&b, env);
+    hdr[0] = (unsigned char)len;
+    hdr[1] = hdr[2] = hdr[3] = 0;
+    for (size_t i = 0; i < 4; i++) { // then one split byte by byte
+        cr_assert_eq(write(fd, hdr + i, 1), 1);
+        usleep(2000);
+    }
+    for (size_t i = 0; i < len; i++) {
+        cr_assert_eq(write(fd, env + i, 1), 1);
+    }
+    cr_assert(wait_atomic(&n, 2, 10000), "got %ld of 2", atomic_load(&n));
+    close(fd);
+    free(e.payload.data);
+    free(env);
+    stop_checked(rt);
     unlink(url + strlen("ipc://"));
 }
 
@@ -300,6 +412,36 @@ Test(runtime_remote, burst_through_proxy_arrives_whole)
     src = spawn_ok(a, &many_ops, &m, NULL);
     cr_assert_eq(kt_send(NULL, src, msg_new(T_PING, NULL, 0)), KT_OK);
     cr_assert(wait_atomic(&n, 5000, 10000), "got %ld", atomic_load(&n));
+    kt_runtime_stop(a);
+    stop_checked(b);
+    unlink(url + strlen("ipc://"));
+}
+
+// Sent while nothing listens: more 64 KiB messages than the proxy's queue
+// holds (1,024 frames), so the proxy pauses on a full queue, and resumes
+// when the listener appears and the queue drains. All arrive, in order.
+Test(runtime_remote, sent_while_the_listener_is_away_arrive_once_it_listens)
+{
+    kt_runtime *a = start_rt(1, 0), *b = NULL;
+    kt_runtime_cfg one = {.threads = 1};
+    atomic_long n = 0;
+    enum { N = 1100, LEN = 65536 };
+    char url[64];
+    kt_aid proxy;
+    kt_msg *m;
+
+    snprintf(url, sizeof(url), "ipc:///tmp/kt-test-away-%d.ipc", (int)getpid());
+    (void)unlink(url + strlen("ipc://"));
+    cr_assert_eq(kt_remote_connect(a, url, "sink", &proxy), KT_OK);
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(kt_msg_alloc(&m, T_PING, LEN), KT_OK);
+        memset(kt_msg_body(m), i & 0xff, LEN);
+        cr_assert_eq(kt_runtime_send(a, proxy, m), KT_OK);
+    }
+    cr_assert_eq(kt_runtime_start(&b, &one), KT_OK);
+    spawn_ok(b, &counter_ops, &n, "sink");
+    cr_assert_eq(kt_runtime_listen(b, url), KT_OK);
+    cr_assert(wait_atomic(&n, N, 20000), "got %ld of %d", atomic_load(&n), N);
     kt_runtime_stop(a);
     stop_checked(b);
     unlink(url + strlen("ipc://"));
@@ -385,11 +527,11 @@ Test(runtime_remote,
 }
 
 // blackhole_accept: takes one connection on listening socket fd, answers
-// NNG's handshake as a pair1 peer and then never reads or writes again.
+// the wire's hello and then never reads or writes again.
 static int
 blackhole_accept(int fd)
 {
-    static const unsigned char hello[8] = {0, 'S', 'P', 0, 0, 0x11, 0, 0};
+    const unsigned char *hello = wire_hello;
     unsigned char got[8];
     size_t n = 0;
     int c = accept(fd, NULL, NULL);
@@ -400,7 +542,7 @@ blackhole_accept(int fd)
         cr_assert_gt(r, 0, "no handshake from the proxy");
         n += (size_t)r;
     }
-    cr_assert_eq(write(c, hello, sizeof(hello)), (ssize_t)sizeof(hello));
+    cr_assert_eq(write(c, hello, 8), 8);
     return c;
 }
 

@@ -1,10 +1,13 @@
-// ktpb.v1.Batch encoding for peer sockets (declared in net.h): envelopes
-// appended one at a time to an NNG message. Part of net.c's NNG layer.
+// ktpb.v1.Batch for peer sockets (net.h, sock.h): envelopes appended one
+// at a time to an NNG message, and taken apart again on receipt.
 #include <string.h>
 
 #include <nng/nng.h>
 
-#include "io/net.h"
+#include <kt/log.h>
+
+#include "core/msg.h"
+#include "io/sock.h"
 #include "ktpb/v1/envelope.pb-c.h"
 
 // One entry of a ktpb.v1.Batch (field 1, length-delimited) appended to nm:
@@ -59,4 +62,79 @@ kt__net_env_add(kt__batch **bp, const kt_msg *msg, kt_aid receiver,
     }
     *bp = (kt__batch *)nm;
     return KT_OK;
+}
+
+kt_err
+kt__net_env_pack(nng_msg **nmp, const kt_msg *msg, kt_aid receiver,
+                 const char *rname, uint32_t pipe)
+{
+    nng_pipe p = NNG_PIPE_INITIALIZER;
+    kt__batch *b = NULL;
+    kt_err err;
+
+    if ((err = kt__net_env_add(&b, msg, receiver, rname)) != KT_OK) {
+        return err;
+    }
+    p.id = pipe;
+    nng_msg_set_pipe((nng_msg *)b, p);
+    *nmp = (nng_msg *)b;
+    return KT_OK;
+}
+
+static kt_err
+net_env_msg(const Ktpb__V1__Envelope *env, kt_msg **msgp, kt__addr *to)
+{
+    size_t nlen = strlen(env->receiver_name);
+    kt_err err;
+
+    if (env->type == 0 || nlen > KT__NAME_MAX ||
+        (env->receiver == 0 && nlen == 0)) {
+        return kt__net_drop("bad envelope fields", env->payload.len);
+    }
+    if ((err = kt__msg_new(msgp, env->type, env->payload.len, env->sender,
+                           env->corr, env->flags)) != KT_OK) {
+        return err;
+    }
+    if (env->payload.len > 0) {
+        memcpy((*msgp)->body, env->payload.data, env->payload.len);
+    }
+    to->receiver = env->receiver;
+    memcpy(to->name, env->receiver_name, nlen + 1);
+    return KT_OK;
+}
+
+// The next envelope of the batch in s->env (unpacking a new one if none).
+kt_err
+kt__net_env_next(kt__sock *s, kt_msg **msgp, kt__addr *to)
+{
+    kt_err err;
+    nng_msg *nm;
+    int rv;
+
+    if (s->env == NULL) {
+        if (s->wire != NULL) {
+            if ((err = kt__wire_recv(s->wire, &nm)) != KT_OK) {
+                return err;
+            }
+        } else if ((rv = kt__net_recvmsg(s, &nm)) != 0) {
+            return rv == NNG_EAGAIN ? KT_EAGAIN : kt__net_err(rv, "recv", NULL);
+        }
+        s->env_pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(nm));
+        s->env =
+            ktpb__v1__batch__unpack(NULL, nng_msg_len(nm), nng_msg_body(nm));
+        nng_msg_free(nm);
+        if (s->env == NULL) {
+            return kt__net_drop("malformed envelope", 0);
+        }
+        s->env_next = 0;
+    }
+    err = s->env_next < s->env->n_envelopes
+              ? net_env_msg(s->env->envelopes[s->env_next++], msgp, to)
+              : kt__net_drop("empty batch", 0);
+    to->pipe = s->env_pipe;
+    if (s->env_next >= s->env->n_envelopes) {
+        ktpb__v1__batch__free_unpacked(s->env, NULL);
+        s->env = NULL;
+    }
+    return err;
 }

@@ -1,6 +1,7 @@
 // Sockets: the runtime's only view of NNG. Mailbox sockets carry frames
-// between threads of one process; peer sockets carry ktpb.v1.Envelope
-// between processes (ipc://, tcp://) or runtimes (inproc://).
+// between threads of one process; peer sockets carry ktpb.v1.Batch between
+// runtimes: over inproc:// as pair1 SP messages, over ipc:// and tcp:// as
+// frames on NNG byte streams (io/wire.h).
 #ifndef KT_IO_NET_H
 #define KT_IO_NET_H
 
@@ -28,15 +29,13 @@ typedef void (*kt__pipe_gone_cb)(void *arg, uint32_t pipe);
 // kt__net_mbox_open: a pull socket listening at url (inproc://) plus a push
 // socket dialed to it, so any thread can send and one loop receives.
 kt_err kt__net_mbox_open(kt__sock **sp, const char *url);
-// kt__net_peer_listen: a polyamorous pair1 socket listening at url; gone is
-// called (on an NNG thread) when a connection closes.
+// kt__net_peer_listen: a peer listener at url; gone(arg, pipe) is called
+// when a connection closes (inproc: on an NNG thread; otherwise on the
+// thread calling kt__net_recv or kt__net_close).
 kt_err kt__net_peer_listen(kt__sock **sp, const char *url,
                            kt__pipe_gone_cb gone, void *arg);
-// A listener on ipc:// or tcp:// has a watchdog thread (io/guard.h): when
-// NNG 1.5.2 stopped accepting after a stray connection, it listens again.
-// kt__net_relistens says how many times it did (0 for other sockets).
-uint64_t kt__net_relistens(const kt__sock *s);
-// kt__net_peer_dial: a pair1 socket dialing url; NNG redials on its own.
+// kt__net_peer_dial: a peer socket dialing url, and dialing again whenever
+// its connection is lost.
 kt_err kt__net_peer_dial(kt__sock **sp, const char *url);
 // kt__net_redial drops a dialing socket's connection and dials again (a
 // connection that stays silent: kt_runtime_cfg.keepalive_ms).
@@ -46,7 +45,8 @@ uint64_t kt__net_connects(kt__sock *s);
 // kt__net_fd: a descriptor that polls readable while a message waits.
 int kt__net_fd(const kt__sock *s);
 // kt__net_send_fd: a descriptor that polls readable while a send would not
-// fail with KT_EAGAIN (peer sockets only; -1 otherwise).
+// fail with KT_EAGAIN (peer sockets; -1 for mailboxes and for ipc:// and
+// tcp:// listeners).
 int kt__net_send_fd(const kt__sock *s);
 // kt__net_close closes and frees s. false: NNG did not finish closing in
 // time and s was abandoned (still allocated; its callbacks may run).

@@ -9,6 +9,8 @@
 // Round trip: n latencies in microseconds written to lat[].
 double raw_oneway(const char *url, size_t len, int n);
 void raw_rtt(const char *url, size_t len, int n, double *lat);
+// raw_stream_rtt: len bytes echoed on a bare NNG byte stream (ipc, tcp).
+void raw_stream_rtt(const char *url, size_t len, int n, double *lat);
 // url NULL = inproc between scheduler threads of one runtime, else two
 // runtimes connected over url. from: who produces (for url != NULL an
 // actor always shares the proxy's thread, i.e. FROM_SAME_THREAD).

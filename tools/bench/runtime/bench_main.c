@@ -116,8 +116,10 @@ static void
 rtt(const char *tr, size_t len, int n, int same_thread)
 {
     double p50k[REPS], p99k[REPS], p50r[REPS], p99r[REPS];
+    double p50s[REPS], p99s[REPS];
     double *lat;
-    char url[96], cs[64];
+    char url[96], cs[64], floor_cs[80];
+    int floor = !inproc(tr) && getenv("KT_BENCH_NO_RAW") == NULL;
 
     if (!wanted(cs, sizeof(cs), "ask", tr, len,
                 same_thread ? "samethread" : "")) {
@@ -132,6 +134,13 @@ rtt(const char *tr, size_t len, int n, int same_thread)
         qsort(lat + WARMUP, (size_t)n, sizeof(double), cmp_double);
         p50r[r] = lat[WARMUP + n / 2];
         p99r[r] = lat[WARMUP + n * 99 / 100];
+        if (floor) { // the floor: no SP protocol, no runtime
+            raw_stream_rtt(url_for(tr, url, sizeof(url)), len, n + WARMUP, lat);
+            url_cleanup(url);
+            qsort(lat + WARMUP, (size_t)n, sizeof(double), cmp_double);
+            p50s[r] = lat[WARMUP + n / 2];
+            p99s[r] = lat[WARMUP + n * 99 / 100];
+        }
         url_for(tr, url, sizeof(url));
         if (getenv("KT_BENCH_NO_KT") == NULL) {
             kt_rtt(inproc(tr) ? NULL : url, len, n + WARMUP, same_thread, lat);
@@ -145,6 +154,12 @@ rtt(const char *tr, size_t len, int n, int same_thread)
     double k99 = median3(p99k), b99 = median3(p99r);
     emit(cs, "rtt_p50", k50, "us", b50, b50 / k50);
     emit(cs, "rtt_p99", k99, "us", b99, b99 / k99);
+    if (floor) {
+        double f50 = median3(p50s), f99 = median3(p99s);
+        snprintf(floor_cs, sizeof(floor_cs), "%s_vs_bare_stream", cs);
+        emit(floor_cs, "rtt_p50", k50, "us", f50, f50 / k50);
+        emit(floor_cs, "rtt_p99", k99, "us", f99, f99 / k99);
+    }
     free(lat);
 }
 
@@ -166,7 +181,9 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    port_next = 30000 + (int)(getpid() % 1000) * 20;
+    // Below Linux's ephemeral range (32768-60999), where a client
+    // connection's own port could take a listener's.
+    port_next = 20000 + (int)(getpid() % 500) * 24;
     for (int t = 0; t < 3; t++) {
         for (int s = 0; s < 2; s++) {
             int n = sizes[s] == 64 ? 30000 : 10000;

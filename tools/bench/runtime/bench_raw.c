@@ -1,5 +1,6 @@
 // Raw NNG baselines: push/pull (inproc) or pair1 (ipc, tcp) one-way with
-// the runtime's buffer sizes, and req/rep round trips.
+// the runtime's buffer sizes, req/rep round trips, and (the floor under
+// any protocol) round trips on bare NNG byte streams.
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,4 +124,87 @@ raw_rtt(const char *url, size_t len, int n, double *lat)
     nng_close(req);
     nng_close(rep);
     free(body);
+}
+
+// Moves len bytes through stream s (send or receive), blocking.
+static void
+stream_xfer(nng_stream *s, nng_aio *aio, char *buf, size_t len, int send)
+{
+    for (size_t off = 0; off < len; off += nng_aio_count(aio)) {
+        nng_iov iov = {.iov_buf = buf + off, .iov_len = len - off};
+        CHECK(nng_aio_set_iov(aio, 1, &iov));
+        if (send) {
+            nng_stream_send(s, aio);
+        } else {
+            nng_stream_recv(s, aio);
+        }
+        nng_aio_wait(aio);
+        CHECK(nng_aio_result(aio));
+    }
+}
+
+typedef struct stream_echo {
+    nng_stream *s;
+    size_t len;
+    int n;
+} stream_echo;
+
+static void *
+stream_echo_main(void *p)
+{
+    stream_echo *e = p;
+    char *buf = malloc(e->len);
+    nng_aio *aio;
+
+    CHECK(nng_aio_alloc(&aio, NULL, NULL));
+    for (int i = 0; i < e->n; i++) {
+        stream_xfer(e->s, aio, buf, e->len, 0);
+        stream_xfer(e->s, aio, buf, e->len, 1);
+    }
+    nng_aio_free(aio);
+    free(buf);
+    return NULL;
+}
+
+void
+raw_stream_rtt(const char *url, size_t len, int n, double *lat)
+{
+    nng_stream_listener *l;
+    nng_stream_dialer *d;
+    nng_aio *acc, *dial, *aio;
+    nng_stream *cli;
+    stream_echo e = {.len = len, .n = n};
+    char *buf = calloc(1, len);
+    pthread_t th;
+
+    CHECK(nng_stream_listener_alloc(&l, url));
+    CHECK(nng_stream_listener_listen(l));
+    CHECK(nng_stream_dialer_alloc(&d, url));
+    CHECK(nng_aio_alloc(&acc, NULL, NULL));
+    CHECK(nng_aio_alloc(&dial, NULL, NULL));
+    CHECK(nng_aio_alloc(&aio, NULL, NULL));
+    nng_stream_listener_accept(l, acc);
+    nng_stream_dialer_dial(d, dial);
+    nng_aio_wait(dial);
+    nng_aio_wait(acc);
+    CHECK(nng_aio_result(dial));
+    CHECK(nng_aio_result(acc));
+    cli = nng_aio_get_output(dial, 0);
+    e.s = nng_aio_get_output(acc, 0);
+    pthread_create(&th, NULL, stream_echo_main, &e);
+    for (int i = 0; i < n; i++) {
+        double t0 = bench_now_us();
+        stream_xfer(cli, aio, buf, len, 1);
+        stream_xfer(cli, aio, buf, len, 0);
+        lat[i] = bench_now_us() - t0;
+    }
+    pthread_join(th, NULL);
+    nng_stream_free(cli);
+    nng_stream_free(e.s);
+    nng_stream_listener_free(l);
+    nng_stream_dialer_free(d);
+    nng_aio_free(acc);
+    nng_aio_free(dial);
+    nng_aio_free(aio);
+    free(buf);
 }
