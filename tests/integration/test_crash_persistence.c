@@ -9,7 +9,9 @@
 // are killed mid-save and verified.
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,10 +70,12 @@ rnd(uint64_t *s)
     return *s;
 }
 
-// run_child starts the child at start_seq, kills it after delay_us and
-// returns the highest acknowledged seq (0 = none).
+// run_child starts the child at start_seq, kills it delay_us after it
+// started (or, with `steady`, after its first acknowledgement: on a loaded
+// machine start-up alone can outlast every delay) and returns the highest
+// acknowledged seq (0 = none).
 static uint64_t
-run_child(uint64_t start_seq, long delay_us, int *status)
+run_child(uint64_t start_seq, long delay_us, bool steady, int *status)
 {
     int fds[2];
     char fdarg[16], seqarg[32];
@@ -89,6 +93,11 @@ run_child(uint64_t start_seq, long delay_us, int *status)
         _exit(127);
     }
     close(fds[1]);
+    struct pollfd pf = {.fd = fds[0], .events = POLLIN};
+    if (steady && poll(&pf, 1, 30000) == 1 &&
+        read(fds[0], &seq, sizeof(seq)) == (ssize_t)sizeof(seq)) {
+        max = seq;
+    }
     struct timespec ts = {.tv_sec = delay_us / 1000000,
                           .tv_nsec = (delay_us % 1000000) * 1000};
     nanosleep(&ts, NULL);
@@ -224,11 +233,13 @@ Test(crash, sigkill_at_random_moments_loses_no_acknowledged_checkpoint)
     cr_assert_eq(access(CHILD, X_OK), 0, "build %s first", CHILD);
     for (int i = 0; i < iters; i++) {
         // Mostly short delays (kills during start-up and the first saves),
-        // some longer (kills in steady state, mid-prune, mid-cleanup).
+        // some longer (kills in steady state, mid-prune, mid-cleanup); one
+        // kill in three counts from the first save's acknowledgement.
         long delay =
             (long)(rnd(&rng) % 4 == 0 ? rnd(&rng) % 60000 : rnd(&rng) % 15000);
+        bool steady = rnd(&rng) % 3 == 0;
         int status;
-        uint64_t acked = run_child(c + 1, delay, &status);
+        uint64_t acked = run_child(c + 1, delay, steady, &status);
         cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
                   "child died by our SIGKILL (iteration %d, seed %llu, "
                   "status %d)",
