@@ -68,9 +68,10 @@ is SIGKILLed and started again; the time runs from the new backend's ready
 line until the old worker is registered again with its running operation.
 Percentiles are nearest-rank over the trials; the machine is shared, so p99
 includes scheduling noise. Re-registrations that did not happen within 20 s
-in this run: $fails (NNG 1.5.2's listener can stop accepting after a peer
-dies mid-handshake; the runtime re-listens, and meanwhile the reclaim grace
-restarts the operation on another worker and fences the late one).
+in this run: $fails (a worker that is late gets its operation restarted on
+another worker by the reclaim grace, and is fenced). Workers reach the backend
+over the runtime's wire (docs/adr/0004-peer-wire.md): a lost connection is
+dialed again after 10 ms, then 20, 40 ... up to 1 s between attempts.
 
 Baselines are KTRDR's (\`reference/ktrdr-checkpoint-system.md\` §1.11, §5):
 a dead worker's operation is failed by the orphan detector after 60 s at the
