@@ -44,6 +44,8 @@ enum {
 // The fault-injection hook (tests only): called before each file-system
 // step and before each SQLite commit; return 0 to proceed or an errno
 // (ENOSPC, EIO ...) to make that step fail as if the system call had.
+// path is the file or directory; for a commit, the data directory, or for
+// a checkpoint's commit its operation's directory (checkpoints/<op>).
 typedef enum kt_persist_fault_op {
     KT_PERSIST_OP_MKDIR,
     KT_PERSIST_OP_OPEN,

@@ -212,11 +212,17 @@ kt__store_rollback(kt__store *s)
 kt_err
 kt__store_commit(kt__store *s)
 {
+    return kt__store_commit_at(s, s->dir);
+}
+
+kt_err
+kt__store_commit_at(kt__store *s, const char *path)
+{
     int e = 0;
     kt_err rv;
 
     if (s->fs.fault != NULL) {
-        e = s->fs.fault(s->fs.arg, KT_PERSIST_OP_DB_COMMIT, s->dir);
+        e = s->fs.fault(s->fs.arg, KT_PERSIST_OP_DB_COMMIT, path);
     }
     if (e != 0) {
         kt__store_rollback(s);

@@ -299,13 +299,15 @@ static kt_err
 ckpt_commit(kt__store *s, const kt_ckpt_event *e, uint8_t (*hashes)[32],
             bool inl)
 {
+    char opdir[KT_STORE_PATH_MAX];
     kt_err rv;
 
+    kt__store_op_dir(s, e->op_id, opdir);
     if ((rv = kt__store_begin(s)) != KT_OK ||
         (rv = ckpt_insert_row(s, e, hashes, ckpt_arts_size(e), inl)) != KT_OK ||
         (rv = ckpt_prune_rows(s, e->op_id, s->prune_seqs, &s->nprune)) !=
             KT_OK ||
-        (rv = kt__store_commit(s)) != KT_OK) {
+        (rv = kt__store_commit_at(s, opdir)) != KT_OK) {
         kt__store_rollback(s);
         s->nprune = 0;
         return rv;

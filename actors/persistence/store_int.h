@@ -62,9 +62,12 @@ KT_NODISCARD kt_err kt__store_exec(kt__store *s, const char *sql);
 KT_NODISCARD kt_err kt__store_exec_id(kt__store *s, const char *sql,
                                       const char *id);
 KT_NODISCARD kt_err kt__store_begin(kt__store *s);
-// kt__store_commit commits (asking the fault hook first); on failure it
-// rolls back, so the caller only has to undo its files.
+// kt__store_commit commits (asking the fault hook first, with the data
+// directory as its path); on failure it rolls back, so the caller only has
+// to undo its files. kt__store_commit_at names another path to the hook
+// (a checkpoint's commit: its operation's checkpoint directory).
 KT_NODISCARD kt_err kt__store_commit(kt__store *s);
+KT_NODISCARD kt_err kt__store_commit_at(kt__store *s, const char *path);
 void kt__store_rollback(kt__store *s);
 // Paths: data/checkpoints/<op> and data/checkpoints/<op>/<seq>.
 void kt__store_op_dir(const kt__store *s, const char *op, char *buf);

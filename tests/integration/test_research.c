@@ -3,9 +3,12 @@
 // parent, assessment, memory files, budget file), a training-gate
 // rejection routed to assessing, a given strategy (no design), trigger
 // refusals, invalid designs retried then failed, and an exhausted budget.
+#include <errno.h>
+
 #include <jansson.h>
 
 #include "persistence/persistence.h"
+#include "support/kt_test.h"
 #include "test_research_fx.h"
 
 static rx f;
@@ -230,6 +233,39 @@ Test(research, budget_exhausted_mid_run_fails_the_research)
     ktpb__v1__ops_reply__free_unpacked(r, NULL);
     cr_expect_gt(budget_today(), 0.01);
     free(id);
+}
+
+// The research's own checkpoints cannot be made durable (the commit of
+// each fails with EIO; its children's saves work): it fails at its first
+// phase checkpoint, loudly, and does not go on without one.
+static int
+fail_research_commit(void *arg, kt_persist_fault_op op, const char *path)
+{
+    (void)arg;
+    if (op != KT_PERSIST_OP_DB_COMMIT) {
+        return 0;
+    }
+    return strstr(path, "op_agent_research_") != NULL ? EIO : 0;
+}
+
+Test(research, failed_checkpoint_save_fails_the_research_loudly)
+{
+    Ktpb__V1__OpsReply *r;
+    char *id;
+
+    f.fault = fail_research_commit;
+    log_capture_start();
+    cr_assert_eq(rx_open(&f), KT_OK);
+    id = rx_start(&f, "momentum", "", true);
+    cr_assert(rx_wait(&f, id, KTPB__V1__OP_STATUS__OP_FAILED, RX_MS));
+    r = rx_get(&f, id);
+    cr_expect(strstr(r->op->error, "Checkpoint save failed") != NULL, "%s",
+              r->op->error);
+    cr_expect_eq(r->op->checkpoint_seq, 0, "no checkpoint was recorded");
+    ktpb__v1__ops_reply__free_unpacked(r, NULL);
+    cr_expect(log_seen("Checkpoint save failed"));
+    free(id);
+    log_capture_stop();
 }
 
 Test(research, invalid_designs_are_retried_with_the_validator_errors)

@@ -88,6 +88,7 @@ typedef struct rx {
     kt_research_cfg rc;
     int invalid_designs; // test designer: this many bad YAMLs first
     int design_calls;
+    kt_persist_fault_fn fault; // persistence fault hook (NULL: none)
 } rx;
 
 static inline bool
@@ -260,6 +261,7 @@ rx_open(rx *f)
     bc.ops.train_batches = 4;
     bc.ops.bt_bars = 20;
     bc.ops.ask_timeout_ms = 10000;
+    bc.persist.fault = f->fault;
     if ((rv = kt_backend_open(&bc, &f->b)) != KT_OK) {
         return rv;
     }
