@@ -1,6 +1,7 @@
-// model_io.c: the model directory: model.pb (ktpb.v1.ModelArtifact),
+// model_io.c: saving the model directory: model.pb (ktpb.v1.ModelArtifact),
 // metadata.json (for humans) and MANIFEST (format line + SHA-256 per file),
-// written into a temporary directory, fsynced, renamed into place.
+// written into a temporary directory, fsynced, renamed into place (loading
+// it: model_load.c).
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -199,8 +200,9 @@ model_pack(const kt_model *m, uint8_t **out, size_t *len)
     return *out != NULL ? KT_OK : KT_ENOMEM;
 }
 
-static kt_err
-model_errno(int e, char *err, size_t errlen, const char *what, const char *path)
+kt_err
+kt__model_errno(int e, char *err, size_t errlen, const char *what,
+                const char *path)
 {
     kt__model_fail(KT_ESYSERR | e, err, errlen, "model: %s %s: %s", what, path,
                    strerror(e));
@@ -216,7 +218,7 @@ model_write_file(const char *dir, const char *name, const void *data,
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
-        return model_errno(errno, err, errlen, "create", path);
+        return kt__model_errno(errno, err, errlen, "create", path);
     }
     const uint8_t *p = data;
     while (len > 0) {
@@ -227,13 +229,13 @@ model_write_file(const char *dir, const char *name, const void *data,
         if (n < 0) {
             int e = errno;
             close(fd);
-            return model_errno(e, err, errlen, "write", path);
+            return kt__model_errno(e, err, errlen, "write", path);
         }
         p += n;
         len -= (size_t)n;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
-        return model_errno(errno, err, errlen, "fsync", path);
+        return kt__model_errno(errno, err, errlen, "fsync", path);
     }
     return KT_OK;
 }
@@ -243,16 +245,16 @@ model_fsync_dir(const char *dir, char *err, size_t errlen)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        return model_errno(errno, err, errlen, "open", dir);
+        return kt__model_errno(errno, err, errlen, "open", dir);
     }
     int rc = fsync(fd);
     int e = errno;
     close(fd);
-    return rc == 0 ? KT_OK : model_errno(e, err, errlen, "fsync", dir);
+    return rc == 0 ? KT_OK : kt__model_errno(e, err, errlen, "fsync", dir);
 }
 
-static void
-model_hex(const uint8_t d[32], char out[65])
+void
+kt__model_hex(const uint8_t d[32], char out[65])
 {
     for (int i = 0; i < 32; i++) {
         snprintf(out + 2 * i, 3, "%02x", d[i]);
@@ -279,7 +281,7 @@ model_write_all(const kt_model *m, const char *tmp, char *err, size_t errlen)
             model_buf_printf(&man, "kt-model %d\n", KT_MODEL_FORMAT_VERSION);
         for (int i = 0; rc == 0 && i < 2; i++) {
             char hex[65];
-            model_hex(d[i], hex);
+            kt__model_hex(d[i], hex);
             rc = model_buf_printf(&man, "%s  %s\n", hex, model_files[i]);
         }
         rv = rc == 0 ? KT_OK : KT_ENOMEM;
@@ -320,14 +322,14 @@ kt_model_save_dir(const kt_model *m, const char *dir, char *err, size_t errlen)
         return kt__model_fail(KT_EINVAL, err, errlen, "model: path too long");
     }
     if (stat(dir, &st) == 0) {
-        return model_errno(EEXIST, err, errlen, "save", dir);
+        return kt__model_errno(EEXIST, err, errlen, "save", dir);
     }
     snprintf(parent, sizeof(parent), "%s", dir);
     char *slash = strrchr(parent, '/');
     snprintf(slash ? slash + 1 : parent, 2, ".");
     snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", dir);
     if (mkdtemp(tmp) == NULL) {
-        return model_errno(errno, err, errlen, "mkdtemp", tmp);
+        return kt__model_errno(errno, err, errlen, "mkdtemp", tmp);
     }
     kt_err rv = model_write_all(m, tmp, err, errlen);
     if (rv == KT_OK) {
@@ -335,7 +337,7 @@ kt_model_save_dir(const kt_model *m, const char *dir, char *err, size_t errlen)
     }
     if (rv == KT_OK && rename(tmp, dir) != 0) {
         int e = errno == ENOTEMPTY ? EEXIST : errno;
-        rv = model_errno(e, err, errlen, "rename to", dir);
+        rv = kt__model_errno(e, err, errlen, "rename to", dir);
     }
     if (rv != KT_OK) {
         model_rmtree(tmp);
@@ -348,7 +350,7 @@ static kt_err
 model_mkdir(const char *path, char *err, size_t errlen)
 {
     if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-        return model_errno(errno, err, errlen, "mkdir", path);
+        return kt__model_errno(errno, err, errlen, "mkdir", path);
     }
     return KT_OK;
 }
@@ -414,200 +416,5 @@ kt_model_save(const kt_model *m, const char *models_dir, char *path_out,
             *version_out = v;
         }
     }
-    return rv;
-}
-
-// Reads dir/name whole. KT_ENOENT names the path.
-static kt_err
-model_read_file(const char *dir, const char *name, uint8_t **out, size_t *len,
-                char *err, size_t errlen)
-{
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
-        return kt__model_fail(KT_EINVAL, err, errlen, "model: path too long");
-    }
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return model_errno(errno, err, errlen, "open", path);
-    }
-    size_t cap = 4096, n = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf != NULL) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) {
-            break;
-        }
-        uint8_t *nb = realloc(buf, cap * 2);
-        if (nb == NULL) {
-            free(buf);
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    (void)fclose(f);
-    if (buf == NULL || bad) {
-        free(buf);
-        return buf == NULL ? KT_ENOMEM
-                           : model_errno(EIO, err, errlen, "read", path);
-    }
-    *out = buf;
-    *len = n;
-    return KT_OK;
-}
-
-// Checks MANIFEST's format line and every listed digest.
-static kt_err
-model_verify(const char *dir, char *err, size_t errlen)
-{
-    uint8_t *man, d[32];
-    size_t len;
-    kt_err rv = model_read_file(dir, "MANIFEST", &man, &len, err, errlen);
-    if (rv != KT_OK) {
-        return rv;
-    }
-    char *text = (char *)man, *save = NULL;
-    text[len < 4095 ? len : 4095] = 0; // MANIFEST is small; cap the scan
-    int version = 0, listed = 0;
-    char *line = strtok_r(text, "\n", &save);
-    if (line == NULL || sscanf(line, "kt-model %d", &version) != 1) {
-        rv = kt__model_fail(KT_ECORRUPT, err, errlen,
-                            "model: %s/MANIFEST is not a model manifest", dir);
-    } else if (version != KT_MODEL_FORMAT_VERSION) {
-        rv = kt__model_fail(KT_EVERSION, err, errlen,
-                            "model: %s has format version %d, this build "
-                            "reads %d",
-                            dir, version, KT_MODEL_FORMAT_VERSION);
-    }
-    while (rv == KT_OK && (line = strtok_r(NULL, "\n", &save)) != NULL) {
-        char hex[65], want[65], name[64];
-        uint8_t *data;
-        size_t dl;
-        if (sscanf(line, "%64[0-9a-f]  %63[^/\n]", want, name) != 2 ||
-            strlen(want) != 64) {
-            rv = kt__model_fail(KT_ECORRUPT, err, errlen,
-                                "model: %s/MANIFEST: bad line", dir);
-            break;
-        }
-        if ((rv = model_read_file(dir, name, &data, &dl, err, errlen)) !=
-            KT_OK) {
-            break;
-        }
-        kt_sha256(data, dl, d);
-        free(data);
-        model_hex(d, hex);
-        if (strcmp(hex, want) != 0) {
-            rv = kt__model_fail(KT_ECORRUPT, err, errlen,
-                                "model: %s/%s fails its checksum", dir, name);
-        }
-        listed += strcmp(name, "model.pb") == 0;
-    }
-    if (rv == KT_OK && listed != 1) {
-        rv = kt__model_fail(KT_ECORRUPT, err, errlen,
-                            "model: %s/MANIFEST does not list model.pb", dir);
-    }
-    free(man);
-    return rv;
-}
-
-// Builds a kt_model from a decoded artifact whose digest already matched.
-static kt_err
-model_from_pb(const Ktpb__V1__ModelArtifact *a, const char *dir, kt_model **out,
-              char *err, size_t errlen)
-{
-    kt_mlp_cfg c = {0};
-    kt_mlp *mlp = NULL;
-    kt_err rv = KT_ECORRUPT;
-    if (a->format_version != KT_MODEL_FORMAT_VERSION) {
-        return kt__model_fail(KT_EVERSION, err, errlen,
-                              "model: %s/model.pb has format version %u", dir,
-                              a->format_version);
-    }
-    if (a->arch == NULL || a->arch->n_hidden > KT_MLP_MAX_LAYERS ||
-        a->strategy == NULL || a->timeframe == NULL) {
-        goto bad;
-    }
-    c.n_inputs = a->arch->n_inputs;
-    c.n_hidden = (int)a->arch->n_hidden;
-    for (int i = 0; i < c.n_hidden; i++) {
-        c.hidden[i] = a->arch->hidden[i];
-    }
-    c.activation = (kt_activation)a->arch->activation;
-    c.dropout = a->arch->dropout;
-    if (kt_mlp_alloc(&c, &mlp) != KT_OK ||
-        a->n_layers != (size_t)kt_mlp_n_layers(mlp)) {
-        goto bad;
-    }
-    for (int l = 0; l < kt_mlp_n_layers(mlp); l++) {
-        const Ktpb__V1__LinearLayer *ly = a->layers[l];
-        int in, o;
-        kt_mlp_layer_shape(mlp, l, &in, &o);
-        if (ly->n_in != in || ly->n_out != o ||
-            ly->n_weight != (size_t)in * (size_t)o || ly->n_bias != (size_t)o ||
-            kt_mlp_set_layer(mlp, l, ly->weight, ly->bias) != KT_OK) {
-            goto bad;
-        }
-    }
-    kt_train_metrics tm = {0};
-    kt_test_metrics te = {0};
-    if (a->train_metrics != NULL) {
-        const Ktpb__V1__TrainMetrics *t = a->train_metrics;
-        tm = (kt_train_metrics){t->epochs_trained,       t->final_train_loss,
-                                t->final_train_accuracy, t->final_val_loss,
-                                t->final_val_accuracy,   t->best_val_loss,
-                                t->best_val_accuracy,    t->best_epoch,
-                                t->first_train_loss};
-    }
-    if (a->test_metrics != NULL) {
-        const Ktpb__V1__TestMetrics *t = a->test_metrics;
-        te = (kt_test_metrics){t->n_samples, t->accuracy, t->loss,
-                               t->precision, t->recall,   t->f1};
-    }
-    rv = kt_model_alloc(mlp, a->feature_names, a->n_feature_names, a->strategy,
-                        a->timeframe, &tm, &te, out, err, errlen);
-    if (rv == KT_EINVAL) {
-        goto bad;
-    }
-    if (rv == KT_OK) {
-        (*out)->created_at = a->created_at;
-    }
-    kt_mlp_free(mlp);
-    return rv;
-bad:
-    kt_mlp_free(mlp);
-    return kt__model_fail(KT_ECORRUPT, err, errlen,
-                          "model: %s/model.pb does not describe a valid model",
-                          dir);
-}
-
-kt_err
-kt_model_load(const char *dir, kt_model **out, char *err, size_t errlen)
-{
-    struct stat st;
-    if (stat(dir, &st) != 0) {
-        return model_errno(errno, err, errlen, "open", dir);
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        return model_errno(ENOTDIR, err, errlen, "open", dir);
-    }
-    kt_err rv = model_verify(dir, err, errlen);
-    if (rv != KT_OK) {
-        return rv;
-    }
-    uint8_t *pb;
-    size_t len;
-    if ((rv = model_read_file(dir, "model.pb", &pb, &len, err, errlen)) !=
-        KT_OK) {
-        return rv;
-    }
-    Ktpb__V1__ModelArtifact *a =
-        ktpb__v1__model_artifact__unpack(NULL, len, pb);
-    free(pb);
-    if (a == NULL) {
-        return kt__model_fail(KT_ECORRUPT, err, errlen,
-                              "model: %s/model.pb is not decodable", dir);
-    }
-    rv = model_from_pb(a, dir, out, err, errlen);
-    ktpb__v1__model_artifact__free_unpacked(a, NULL);
     return rv;
 }
