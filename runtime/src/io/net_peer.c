@@ -48,8 +48,7 @@ net_peer_open(kt__sock **sp, const char *url, bool listen,
         return err;
     }
     if (strncmp(url, "inproc://", 9) != 0) { // another process: wire.h
-        err = listen ? kt__wire_listen(&s->wire, url, gone, arg)
-                     : kt__wire_dial(&s->wire, url);
+        err = kt__wire_open(&s->wire, url, listen, gone, arg);
         if (err != KT_OK) {
             kt__net_sock_free(s);
             return err;

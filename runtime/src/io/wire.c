@@ -165,9 +165,9 @@ wire_alloc(kt__wire **wp, const char *url, bool listener)
     return KT_OK;
 }
 
-static kt_err
-wire_open(kt__wire **wp, const char *url, bool listener, kt__pipe_gone_cb gone,
-          void *arg)
+kt_err
+kt__wire_open(kt__wire **wp, const char *url, bool listener,
+              kt__pipe_gone_cb gone, void *arg)
 {
     kt__wire *w;
     kt_err err;
@@ -192,19 +192,6 @@ wire_open(kt__wire **wp, const char *url, bool listener, kt__pipe_gone_cb gone,
     pthread_mutex_unlock(&w->mtx);
     *wp = w;
     return KT_OK;
-}
-
-kt_err
-kt__wire_listen(kt__wire **wp, const char *url, kt__pipe_gone_cb gone,
-                void *arg)
-{
-    return wire_open(wp, url, true, gone, arg);
-}
-
-kt_err
-kt__wire_dial(kt__wire **wp, const char *url)
-{
-    return wire_open(wp, url, false, NULL, NULL);
 }
 
 void

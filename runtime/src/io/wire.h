@@ -16,6 +16,7 @@
 #ifndef KT_IO_WIRE_H
 #define KT_IO_WIRE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <nng/nng.h>
@@ -29,16 +30,16 @@
 
 typedef struct kt__wire kt__wire;
 
-// kt__wire_listen accepts connections at url; gone(arg, pipe) is called
-// once for each connection that said hello, after it closed (on the thread
-// calling kt__wire_recv, or kt__wire_close's). Errors: KT_EINVAL (bad url),
-// KT_ENET (address in use, no permission ...), KT_ENOMEM.
-kt_err kt__wire_listen(kt__wire **wp, const char *url, kt__pipe_gone_cb gone,
-                       void *arg);
-// kt__wire_dial connects to url in the background, and again whenever the
-// connection is lost (10 ms, then doubling up to 1 s between attempts).
-// What is sent meanwhile waits, up to the queue's limit.
-kt_err kt__wire_dial(kt__wire **wp, const char *url);
+// kt__wire_open: with `listener`, accepts connections at url, and gone(arg,
+// pipe) is called once for each connection that said hello, after it
+// closed (on the thread calling kt__wire_recv, or kt__wire_close's).
+// Without, connects to url in the background, and again whenever the
+// connection is lost (10 ms, then doubling up to 1 s between attempts);
+// what is sent meanwhile waits, up to the queue's limit (gone unused).
+// Errors: KT_EINVAL (bad url), KT_ENET (address in use, no permission
+// ...), KT_ENOMEM.
+kt_err kt__wire_open(kt__wire **wp, const char *url, bool listener,
+                     kt__pipe_gone_cb gone, void *arg);
 // kt__wire_close closes every connection and frees w; gone runs for each
 // connection still open. Waits for NNG's callbacks, which never block.
 void kt__wire_close(kt__wire *w);
