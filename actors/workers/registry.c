@@ -287,6 +287,21 @@ wk_process_exists(const registry *r, const wk_worker *w)
            (kill((pid_t)w->pid, 0) == 0 || errno == EPERM);
 }
 
+// wk_pool_child: w is one of this process's pool workers
+// (supervisor/sup_local.c names them "local-<our pid>-<slot>"). The pool
+// reports how each one ended from its pidfd, so a closed connection is
+// never the reason given for one: under load the pool's report can come
+// after one heartbeat interval, and "connection lost" would hide the
+// signal that killed it.
+static bool
+wk_pool_child(const wk_worker *w)
+{
+    char pre[32];
+    int n = snprintf(pre, sizeof(pre), "local-%d-", (int)getpid());
+
+    return n > 0 && strncmp(w->id, pre, (size_t)n) == 0;
+}
+
 static void
 wk_sweep(registry *r)
 {
@@ -298,7 +313,7 @@ wk_sweep(registry *r)
 
     while (w != NULL) {
         wk_worker *next = w->next;
-        if (w->conn_lost_ns != 0 &&
+        if (w->conn_lost_ns != 0 && !wk_pool_child(w) &&
             now - w->conn_lost_ns > (int64_t)r->cfg.heartbeat_ms * 1000000 &&
             !wk_process_exists(r, w)) {
             kt__wk_lost(r, w, "connection lost");

@@ -26,9 +26,9 @@ typedef struct wk_worker {
     // The connection aid came over closed (a monitor's down) at this time;
     // 0 while connected. A worker not heard over a new connection within
     // one heartbeat interval (a live one heartbeats that often) is lost,
-    // unless it runs on this host and its process still exists (alive:
-    // its heartbeats decide; a pool child not reaped yet: its exit status,
-    // which names the signal, follows).
+    // unless it is one of this process's pool workers (the pool reports
+    // its exit status, which names the signal) or runs on this host and
+    // its process still exists (alive: its heartbeats decide).
     int64_t conn_lost_ns;
     uint32_t caps, slots;
     int32_t pid;

@@ -68,9 +68,12 @@ Test(supervisor_crash, sigkilled_worker_resumes_from_checkpoint_bit_identical)
     ktpb__v1__ops_reply__free_unpacked(keep, NULL);
     st = sf_sup_status(&t);
     cr_assert_eq(st->n_ops, 1);
+    // Found by the pool's pidfd (the reason names the signal), not by the
+    // heartbeats (3 x 200 ms): how fast is tools/bench/run recovery's
+    // business (p50 ~1 ms); under ASan and load it took up to 143 ms.
     int64_t detect = st->ops[0]->lost_at_ns - t0;
     cr_expect_gt(detect, 0);
-    cr_expect_lt(detect, 100000000LL, "detected after %lld us",
+    cr_expect_lt(detect, 600000000LL, "detected after %lld us",
                  (long long)(detect / 1000));
     cr_expect_gt(st->ops[0]->resumed_at_ns, st->ops[0]->lost_at_ns);
     cr_expect(strstr(st->ops[0]->last_error, "killed by signal 9") != NULL,
