@@ -41,6 +41,10 @@ kt_err kt__trainer_build(const kt_mlp_cfg *mcfg, const kt_train_cfg *tcfg,
                          kt_trainer **out, char *err, size_t errlen);
 kt_err kt__trainer_alloc_buffers(kt_trainer *t, const kt_features *f,
                                  const uint8_t *labels);
+// kt__trainer_eval: loss and accuracy of net over rows [from, from + n),
+// in chunks of the trainer's work buffers (w: class weights, or NULL).
+void kt__trainer_eval(const kt_trainer *t, const kt_mlp *net, size_t from,
+                      size_t n, const double *w, double *loss, double *acc);
 void kt__trainer_criterion(const kt_trainer *t, const double *w, const float *z,
                            const uint8_t *y, size_t n, double den_total,
                            float *dz, double *num, double *den,
