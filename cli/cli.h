@@ -138,4 +138,11 @@ typedef struct Ktpb__V1__ResearchInfo Ktpb__V1__ResearchInfo;
 void cli_rs_event_info(const Ktpb__V1__ResearchEvent *e,
                        Ktpb__V1__ResearchInfo *i);
 
+// Showing researches (agent_print.c), both freeing r and returning the
+// exit code: cli_agent_print_one the first of r with its children,
+// cli_agent_print_live every one of r as a table (or JSON).
+typedef struct Ktpb__V1__ResearchStatusReply Ktpb__V1__ResearchStatusReply;
+int cli_agent_print_one(cli_ctx *c, Ktpb__V1__ResearchStatusReply *r);
+int cli_agent_print_live(cli_ctx *c, Ktpb__V1__ResearchStatusReply *r);
+
 #endif // KT_CLI_CLI_H
