@@ -62,6 +62,10 @@ KT_NODISCARD kt_err kt__store_exec(kt__store *s, const char *sql);
 KT_NODISCARD kt_err kt__store_exec_id(kt__store *s, const char *sql,
                                       const char *id);
 KT_NODISCARD kt_err kt__store_begin(kt__store *s);
+// kt__store_migrate brings the schema up to this build's version, one
+// transaction per migration (store_schema.c); KT_EVERSION when the file's
+// is newer.
+KT_NODISCARD kt_err kt__store_migrate(kt__store *s);
 // kt__store_commit commits (asking the fault hook first, with the data
 // directory as its path); on failure it rolls back, so the caller only has
 // to undo its files. kt__store_commit_at names another path to the hook
