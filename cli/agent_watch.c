@@ -197,12 +197,7 @@ void
 cli_rs_event_info(const Ktpb__V1__ResearchEvent *e, Ktpb__V1__ResearchInfo *i)
 {
     ktpb__v1__research_info__init(i);
+    kt_rs_info_from_event(i, e);
     i->op_id = e->op_id;
-    i->phase = e->phase;
-    i->percent = e->percent;
-    i->step = e->step;
-    i->child_id = e->child_id;
-    i->child_percent = e->child_percent;
-    i->child_step = e->child_step;
     i->status = e->status;
 }

@@ -10,8 +10,9 @@
 #include "persistence/persistence.h"
 #include "research/mg_int.h"
 
-static void
-mg_info_from_event(Ktpb__V1__ResearchInfo *i, const Ktpb__V1__ResearchEvent *e)
+void
+kt_rs_info_from_event(Ktpb__V1__ResearchInfo *i,
+                      const Ktpb__V1__ResearchEvent *e)
 {
     i->phase = e->phase;
     i->percent = e->percent;
@@ -19,6 +20,13 @@ mg_info_from_event(Ktpb__V1__ResearchInfo *i, const Ktpb__V1__ResearchEvent *e)
     i->child_id = e->child_id;
     i->child_percent = e->child_percent;
     i->child_step = e->child_step;
+}
+
+// A live research's info: its last event, running.
+static void
+mg_info_from_event(Ktpb__V1__ResearchInfo *i, const Ktpb__V1__ResearchEvent *e)
+{
+    kt_rs_info_from_event(i, e);
     i->status = KTPB__V1__OP_STATUS__OP_RUNNING;
 }
 

@@ -58,6 +58,12 @@ typedef struct kt_rs_gates {
 } kt_rs_gates;
 
 void kt_rs_gates_default(kt_rs_gates *g);
+
+// kt_rs_info_from_event copies a ResearchEvent's progress (phase, percent,
+// step and the child's) into i, borrowing e's strings; op_id and status
+// are left to the caller.
+void kt_rs_info_from_event(Ktpb__V1__ResearchInfo *i,
+                           const Ktpb__V1__ResearchEvent *e);
 // kt_rs_gate_training / kt_rs_gate_backtest: true when the metrics pass;
 // otherwise why (one line, "Training gate failed: ...") is filled.
 bool kt_rs_gate_training(const kt_rs_gates *g,

@@ -144,6 +144,33 @@ h_runv(h_out *r, const char *stdin_text, const char *const *args)
 #define h_run(r, ...) \
     h_runv((r), NULL, (const char *const[]){__VA_ARGS__, NULL})
 
+// h_long_train_argv fills argv (12 slots) with a followed `ktrdr models
+// train` of the minimal strategy long enough to be interrupted (--json
+// when json), NULL-terminated.
+static H_UNUSED void
+h_long_train_argv(char *argv[12], bool json)
+{
+    static const char *const words[] = {KTRDR_BIN,
+                                        "models",
+                                        "train",
+                                        MINIMAL,
+                                        "EURUSD",
+                                        "1h",
+                                        "--start-date=2024-01-01",
+                                        "--end-date=2024-03-01",
+                                        "--epochs=100000",
+                                        "--follow"};
+    size_t n = 0;
+
+    for (; n < sizeof(words) / sizeof(words[0]); n++) {
+        argv[n] = (char *)(uintptr_t)words[n];
+    }
+    if (json) {
+        argv[n++] = (char *)(uintptr_t) "--json";
+    }
+    argv[n] = NULL;
+}
+
 // h_setup makes the data directory with EURUSD 1h bars for January-
 // February 2024 (the minimal strategy's data).
 static H_UNUSED void
@@ -372,6 +399,35 @@ h_http(const char *method, const char *path, const char *headers,
     b = strstr(buf, "\r\n\r\n");
     snprintf(resp, len, "%s", b != NULL ? b + 4 : "");
     return code;
+}
+
+// h_http_train starts a training of the minimal strategy on EURUSD 1h
+// (checkpoints every 2 epochs) through POST /api/v1/training/train and
+// writes its operation id into id.
+static H_UNUSED void
+h_http_train(char *id, size_t len, int epochs)
+{
+    char req[512], resp[4096];
+    json_t *j;
+    int code;
+
+    snprintf(req, sizeof(req),
+             "{\"strategy_path\": \"strategies/minimal.yaml\", \"symbol\": "
+             "\"EURUSD\", \"timeframe\": \"1h\", \"start_date\": "
+             "\"2024-01-01\", \"end_date\": \"2024-03-01\", \"epochs\": %d, "
+             "\"checkpoint_frequency\": 2}",
+             epochs);
+    code =
+        h_http("POST", "/api/v1/training/train",
+               "Content-Type: application/json\r\n", req, resp, sizeof(resp));
+    cr_assert_eq(code, 200, "%s", resp);
+    j = json_loads(resp, 0, NULL);
+    cr_assert_not_null(j);
+    cr_assert(json_is_true(json_object_get(j, "success")), "%s", resp);
+    cr_assert(json_is_string(json_object_get(j, "operation_id")), "%s", resp);
+    snprintf(id, len, "%s",
+             json_string_value(json_object_get(j, "operation_id")));
+    json_decref(j);
 }
 
 #endif // KT_TESTS_CLI_HARNESS_H

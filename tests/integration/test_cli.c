@@ -281,17 +281,7 @@ Test(cli, follow_prints_plain_lines_until_completion)
 
 Test(cli, ctrl_c_during_a_followed_training_cancels_with_a_checkpoint)
 {
-    char *argv[] = {(char *)(uintptr_t)KTRDR_BIN,
-                    (char *)(uintptr_t) "models",
-                    (char *)(uintptr_t) "train",
-                    (char *)(uintptr_t)MINIMAL,
-                    (char *)(uintptr_t) "EURUSD",
-                    (char *)(uintptr_t) "1h",
-                    (char *)(uintptr_t) "--start-date=2024-01-01",
-                    (char *)(uintptr_t) "--end-date=2024-03-01",
-                    (char *)(uintptr_t) "--epochs=100000",
-                    (char *)(uintptr_t) "--follow",
-                    NULL};
+    char *argv[12];
     char out[128], err[128], text[65536] = "", id[128];
     double end = h_now_ms() + 30000;
     pid_t pid;
@@ -299,6 +289,7 @@ Test(cli, ctrl_c_during_a_followed_training_cancels_with_a_checkpoint)
     h_serve(NULL);
     snprintf(out, sizeof(out), "%s/follow.out", h_dir);
     snprintf(err, sizeof(err), "%s/follow.err", h_dir);
+    h_long_train_argv(argv, false);
     pid = h_spawn(argv, NULL, out, err);
     do {
         cr_assert_lt(h_now_ms(), end, "no progress line: %s", text);

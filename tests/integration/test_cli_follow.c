@@ -191,18 +191,7 @@ Test(cli_follow, follow_json_errors_are_one_line_objects)
 
 Test(cli_follow, ctrl_c_during_follow_json_ends_with_the_cancelled_record)
 {
-    char *argv[] = {(char *)(uintptr_t)KTRDR_BIN,
-                    (char *)(uintptr_t) "models",
-                    (char *)(uintptr_t) "train",
-                    (char *)(uintptr_t)MINIMAL,
-                    (char *)(uintptr_t) "EURUSD",
-                    (char *)(uintptr_t) "1h",
-                    (char *)(uintptr_t) "--start-date=2024-01-01",
-                    (char *)(uintptr_t) "--end-date=2024-03-01",
-                    (char *)(uintptr_t) "--epochs=100000",
-                    (char *)(uintptr_t) "--follow",
-                    (char *)(uintptr_t) "--json",
-                    NULL};
+    char *argv[12];
     char out[128], err[128], text[65536] = "";
     double end = h_now_ms() + 30000;
     json_t *l[256];
@@ -212,6 +201,7 @@ Test(cli_follow, ctrl_c_during_follow_json_ends_with_the_cancelled_record)
     h_serve(NULL);
     snprintf(out, sizeof(out), "%s/follow.out", h_dir);
     snprintf(err, sizeof(err), "%s/follow.err", h_dir);
+    h_long_train_argv(argv, true);
     pid = h_spawn(argv, NULL, out, err);
     do {
         cr_assert_lt(h_now_ms(), end, "no progress line: %s", text);

@@ -35,30 +35,6 @@ jstr(json_t *j, const char *k)
 }
 
 // train starts a training through the guide's endpoint; returns its id.
-static void
-train(char *id, size_t len, const char *epochs)
-{
-    char req[512];
-    json_t *j;
-    int code;
-
-    snprintf(req, sizeof(req),
-             "{\"strategy_path\": \"strategies/minimal.yaml\", \"symbol\": "
-             "\"EURUSD\", \"timeframe\": \"1h\", \"start_date\": "
-             "\"2024-01-01\", \"end_date\": \"2024-03-01\", \"epochs\": %s, "
-             "\"checkpoint_frequency\": 2}",
-             epochs);
-    code =
-        h_http("POST", "/api/v1/training/train",
-               "Content-Type: application/json\r\n", req, body, sizeof(body));
-    cr_assert_eq(code, 200, "%s", body);
-    j = json_loads(body, 0, NULL);
-    cr_assert_not_null(j);
-    cr_assert(json_is_true(json_object_get(j, "success")));
-    snprintf(id, len, "%s", jstr(j, "operation_id"));
-    json_decref(j);
-}
-
 // wait_checkpoint polls GET /operations/{id} until it has a checkpoint.
 static void
 wait_checkpoint(const char *id)
@@ -117,7 +93,7 @@ Test(http, training_lifecycle_over_every_operation_route)
     int code;
 
     h_serve(NULL);
-    train(id, sizeof(id), "100000");
+    h_http_train(id, sizeof(id), 100000);
     wait_checkpoint(id);
     j = jget("/api/v1/operations?status=running", 200);
     cr_expect_eq(json_integer_value(json_object_get(j, "total_count")), 1);
@@ -192,7 +168,7 @@ Test(http, completed_training_has_results)
     json_t *j;
 
     h_serve(NULL);
-    train(id, sizeof(id), "3");
+    h_http_train(id, sizeof(id), 3);
     snprintf(path, sizeof(path), "/api/v1/operations/%s/results", id);
     while (h_http("GET", path, NULL, NULL, body, sizeof(body)) != 200) {
         cr_assert_lt(h_now_ms(), end, "no results: %s", body);

@@ -72,29 +72,6 @@ kc_req(int fd, const char *method, const char *path, char *out, size_t len,
 
 // ---- helpers ---------------------------------------------------------------
 
-static void
-train(char *id, size_t len, int epochs)
-{
-    char req[512];
-    json_t *j;
-    int code;
-
-    snprintf(req, sizeof(req),
-             "{\"strategy_path\": \"strategies/minimal.yaml\", \"symbol\": "
-             "\"EURUSD\", \"timeframe\": \"1h\", \"start_date\": "
-             "\"2024-01-01\", \"end_date\": \"2024-03-01\", \"epochs\": %d, "
-             "\"checkpoint_frequency\": 2}",
-             epochs);
-    code =
-        h_http("POST", "/api/v1/training/train", NULL, req, body, sizeof(body));
-    cr_assert_eq(code, 200, "%s", body);
-    j = json_loads(body, 0, NULL);
-    cr_assert_not_null(j);
-    snprintf(id, len, "%s",
-             json_string_value(json_object_get(j, "operation_id")));
-    json_decref(j);
-}
-
 // op_field reads data.<key> of a GET /operations/{id} body.
 static json_t *
 op_data(const char *txt)
@@ -203,7 +180,7 @@ Test(http_view, a_client_reads_its_own_cancel_resume_and_delete)
 
     setenv("KTRDR_HTTP_VIEW_TTL_MS", "600000", 1); // stale would show
     h_serve(NULL);
-    train(id, sizeof(id), 100000);
+    h_http_train(id, sizeof(id), 100000);
     wait_until(id, has_ckpt, "a checkpoint");
     for (int round = 0; round < 2; round++) {
         post("POST", "/api/v1/operations/", id, "/cancel", 200);
@@ -240,7 +217,7 @@ Test(http_view, a_change_made_through_the_cli_shows_within_the_ttl)
 
     setenv("KTRDR_HTTP_VIEW_TTL_MS", "300", 1);
     h_serve(NULL);
-    train(id, sizeof(id), 100000);
+    h_http_train(id, sizeof(id), 100000);
     wait_until(id, has_ckpt, "a checkpoint");
     post("POST", "/api/v1/operations/", id, "/cancel", 200);
     cr_assert_gt(warm(id, "cancelled"), 0);
@@ -314,7 +291,7 @@ Test(http_view, concurrent_readers_never_see_a_state_older_than_an_answer)
 
     setenv("KTRDR_HTTP_VIEW_TTL_MS", "600000", 1);
     h_serve(NULL);
-    train(id, sizeof(id), 100000);
+    h_http_train(id, sizeof(id), 100000);
     wait_until(id, has_ckpt, "a checkpoint");
     for (int i = 0; i < NREADERS; i++) {
         rd[i] = (reader){.id = id, .phase = &phase, .stop = &stop};
@@ -385,7 +362,7 @@ Test(http_view, a_completed_operation_is_served_from_the_view_unchanged)
     int fd, hits = 0;
 
     h_serve(NULL);
-    train(id, sizeof(id), 2);
+    h_http_train(id, sizeof(id), 2);
     snprintf(path, sizeof(path), "/api/v1/operations/%s", id);
     double end = h_now_ms() + 30000;
     for (;;) {

@@ -93,13 +93,6 @@ listen_tcp(const char *host, char *url, size_t len)
 static pid_t
 worker_in(const char *url, const char *id, bool in_ns)
 {
-    char *plain[] = {FX_S(SF_KTRDR),
-                     FX_S("worker"),
-                     FX_S("--connect"),
-                     FX_S(url),
-                     FX_S("--id"),
-                     FX_S(id),
-                     NULL};
     char *netns[] = {FX_S("/usr/sbin/ip"),
                      FX_S("netns"),
                      FX_S("exec"),
@@ -112,10 +105,13 @@ worker_in(const char *url, const char *id, bool in_ns)
                      FX_S(id),
                      NULL};
 
-    if (in_ns && access("/usr/sbin/ip", X_OK) != 0) {
+    if (!in_ns) {
+        return sf_worker(url, id);
+    }
+    if (access("/usr/sbin/ip", X_OK) != 0) {
         netns[0] = FX_S("/sbin/ip");
     }
-    return sf_spawn(in_ns ? netns : plain);
+    return sf_spawn(netns);
 }
 
 static void
